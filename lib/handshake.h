@@ -74,3 +74,15 @@ extern const enum nsfd_ns_index nsfd_legacy_order[NSFD_LEGACY_NFDS];
 int nsfd_legacy_serve (int client, const struct nsfd_ns_set *ns, unsigned timeout_ms, nsfd_error_t *err);
 /* Client side: writes 42,44,43 and receives the six fds into out. */
 int nsfd_legacy_request (int sock, unsigned timeout_ms, struct nsfd_ns_set *out, nsfd_error_t *err);
+
+/* Added with the implementation (handshake-*.c, legacy.c). */
+#define NSFD_HS_HEADER_SIZE 12      /* u32 magic, u16 version, u16 type, u32 length */
+#define NSFD_HS_MAX_FDS 8           /* at most one fd per namespace type */
+/* Every timeout_ms argument: 0 means "no limit"; callers that face an
+ * untrusted peer pass a real bound. */
+#define NSFD_HS_NO_TIMEOUT 0u
+/* Zeroes m and marks every fd slot empty (call before filling or decoding). */
+void nsfd_hs_msg_init (struct nsfd_hs_msg *m);
+/* poll() for events on fd, retrying EINTR against one deadline; ETIMEDOUT
+ * when timeout_ms passes, EPIPE on hang-up without data. */
+int nsfd_hs_wait (int fd, short events, unsigned timeout_ms, nsfd_error_t *err);

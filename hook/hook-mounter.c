@@ -1,0 +1,310 @@
+/* The mounter: the host-privileged half.  It waits (bounded) for the
+ * container's own createContainer hook to hand over the container's
+ * namespaces, checks who sent them and that they are the container's, then
+ * builds the persistent root inside the container's mount namespace from a
+ * forked worker and answers with the result. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "handshake.h"
+#include "hook.h"
+#include "log.h"
+#include "overlay.h"
+#include "plan.h"
+#include "rundir.h"
+#include "runtime-detect.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_term (int sig)
+{
+  (void) sig;
+  stop_requested = 1;
+}
+
+static long long
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+reply (int sock, int status, const char *text)
+{
+  struct nsfd_hs_msg m = { .type = NSFD_HS_RESULT, .status = status, .text = (char *) text };
+  nsfd_ns_set_init (&m.ns);
+  (void) nsfd_hs_send (sock, &m, NULL);
+}
+
+/* The worker: joins the container's mount namespace and assembles the root.
+ * Result crosses back as {int status, text}. */
+static int
+assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd, nsfd_error_t *err)
+{
+  char staging[4096];
+  const char *keep_out[2];
+  size_t n_keep = 0;
+  int pfd[2];
+  pid_t pid;
+  struct
+  {
+    int status;
+    char text[2048];
+  } result;
+
+  if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), err) < 0)
+    return -1;
+  if (!plan->req.keep_volume_visible)
+    keep_out[n_keep++] = plan->persist_target;
+  if (plan->lower_target)
+    keep_out[n_keep++] = plan->lower_target;
+
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return nsfd_make_error (err, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      close (pfd[0]);
+      close (pfd[1]);
+      return nsfd_make_error (err, errno, "fork of the mount worker");
+    }
+  if (pid == 0)
+    {
+      nsfd_error_t werr = NULL;
+      struct nsfd_overlay_spec spec = {
+        .rootfs = plan->rootfs,
+        .lower = plan->lower_path,
+        .upper = plan->upper_path,
+        .work = plan->work_path,
+        .upper_check_fd = plan->layer.upper_fd,
+        .work_check_fd = plan->layer.work_fd,
+        .lower_check_fd = plan->lower_fd,
+        .staging = staging,
+        .keep_out = keep_out,
+        .n_keep_out = n_keep,
+      };
+      close (pfd[0]);
+      memset (&result, 0, sizeof (result));
+      if (setns (mnt_fd, CLONE_NEWNS) < 0)
+        nsfd_make_error (&werr, errno, "entering the container's mount namespace");
+      else
+        (void) nsfd_overlay_assemble (&spec, &werr);
+      if (werr)
+        {
+          result.status = werr->status ? werr->status : EIO;
+          snprintf (result.text, sizeof (result.text), "%s", nsfd_error_text (werr));
+        }
+      (void) write (pfd[1], &result, sizeof (result));
+      _exit (werr ? 1 : 0);
+    }
+  close (pfd[1]);
+
+  {
+    struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+    ssize_t n = -1;
+    int r = poll (&p, 1, (int) ctx->cfg.handshake_timeout_ms);
+    memset (&result, 0, sizeof (result));
+    if (r > 0)
+      n = read (pfd[0], &result, sizeof (result));
+    close (pfd[0]);
+    if (r <= 0)
+      kill (pid, SIGKILL);
+    (void) waitpid (pid, NULL, 0);
+    if (r <= 0)
+      return nsfd_make_error (err, ETIMEDOUT, "building the persistent root took longer than %u ms",
+                              ctx->cfg.handshake_timeout_ms);
+    if (n != (ssize_t) sizeof (result))
+      return nsfd_make_error (err, EIO, "the mount worker died without a result");
+  }
+  result.text[sizeof (result.text) - 1] = '\0';
+  if (result.status != 0)
+    return nsfd_make_error (err, 0, "%s", result.text);
+  return 0;
+}
+
+static int
+check_namespaces (struct hook_ctx *ctx, struct nsfd_plan *plan, const struct nsfd_hs_msg *m,
+                  int pidfd, nsfd_error_t *err)
+{
+  cleanup_close int init_mnt = -1;
+  int same;
+
+  if (m->ns.fd[NSFD_NS_MNT] < 0)
+    return nsfd_make_error (err, EINVAL, "no mount namespace was sent");
+  if (plan->oci.has_user_namespace && m->ns.fd[NSFD_NS_USER] < 0)
+    return nsfd_make_error (err, EINVAL, "the container has a user namespace but none was sent");
+
+  init_mnt = nsfd_ns_open_from_pidfd (pidfd, NSFD_NS_MNT, NULL);
+  if (init_mnt < 0)
+    {
+      /* Kernels before 6.11: read it through /proc, then make sure the pid
+       * still names the process the pidfd pins. */
+      char path[64];
+      snprintf (path, sizeof (path), "/proc/%d/ns/mnt", (int) ctx->state.pid);
+      init_mnt = open (path, O_RDONLY | O_CLOEXEC);
+      if (init_mnt < 0)
+        return nsfd_make_error (err, errno, "opening the mount namespace of the container's init");
+      if (syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+        return nsfd_make_error (err, errno, "the container's init (pid %d) is gone", (int) ctx->state.pid);
+    }
+  same = nsfd_ns_same (init_mnt, m->ns.fd[NSFD_NS_MNT], err);
+  if (same < 0)
+    return -1;
+  if (!same)
+    return nsfd_make_error (err, EPERM, "the mount namespace sent is not the one of container \"%s\"", plan->id);
+  return 0;
+}
+
+/* 1: peer refused, keep waiting; 0: done; -1: failed, container must not start. */
+static int
+serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
+{
+  cleanup_error nsfd_error_t err = NULL;
+  struct nsfd_hs_msg m;
+  struct ucred cred;
+  char what[512];
+  int r;
+
+  memset (&m, 0, sizeof (m));
+  nsfd_ns_set_init (&m.ns);
+  if (nsfd_hs_peer_cred (sock, &cred, &err) < 0)
+    return 1;
+  if (cred.uid != plan->root_uid)
+    {
+      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from uid %u pid %d: not the container's root (uid %u)",
+                (unsigned) cred.uid, (int) cred.pid, (unsigned) plan->root_uid);
+      reply (sock, EPERM, "refused: not this container's root user");
+      return 1;
+    }
+  if (nsfd_hs_recv (sock, ctx->cfg.handshake_timeout_ms, &m, &err) < 0)
+    {
+      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: %s", (int) cred.pid,
+                nsfd_error_text (err));
+      reply (sock, EPROTO, nsfd_error_text (err));
+      return 1;
+    }
+  if (m.type != NSFD_HS_FDS || (m.id != NULL && strcmp (m.id, plan->id) != 0))
+    {
+      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: wrong message or container id",
+                (int) cred.pid);
+      reply (sock, EPROTO, "refused: expected this container's namespaces");
+      nsfd_hs_msg_free (&m);
+      return 1;
+    }
+  if (check_namespaces (ctx, plan, &m, pidfd, &err) < 0)
+    {
+      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: %s", (int) cred.pid,
+                nsfd_error_text (err));
+      reply (sock, EPERM, nsfd_error_text (err));
+      nsfd_hs_msg_free (&m);
+      return 1;
+    }
+
+  if (nsfd_runtime_pivots_preopened_root (cred.pid, plan->rootfs, what, sizeof (what)))
+    {
+      nsfd_make_error (&err, ENOTSUP,
+                       "this runtime pivots into a rootfs it opened before any hook ran (%s): runc 1.3.6+, "
+                       "1.4.3+ and 1.5 ignore a root prepared by a hook, so the container would run on a "
+                       "throw-away root. Use the runtime wrapper nsfdsuds-runtime for this runtime "
+                       "(docs/runtime-wrapper.md)", what);
+      r = -1;
+    }
+  else
+    r = assemble_in_namespace (ctx, plan, m.ns.fd[NSFD_NS_MNT], &err);
+  nsfd_hs_msg_free (&m);
+  if (r < 0)
+    {
+      nsfd_log (NSFD_LOG_ERROR, plan->id, "persistent root not set up: %s", nsfd_error_text (err));
+      reply (sock, err->status ? err->status : EIO, nsfd_error_text (err));
+      return -1;
+    }
+  nsfd_log (NSFD_LOG_INFO, plan->id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
+  reply (sock, 0, "ok");
+  return 0;
+}
+
+void
+hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, int pidfd, int ready_fd)
+{
+  struct sigaction sa = { .sa_handler = on_term };
+  char sock_path[4096], staging[4096];
+  long long deadline;
+  int result = -1, devnull;
+
+  setsid ();
+  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0)
+    {
+      dup2 (devnull, 0);
+      dup2 (devnull, 1);
+      dup2 (devnull, 2);
+      close (devnull);
+    }
+  /* stderr is gone: the system log is where the mounter reports. */
+  nsfd_log_set_sinks (NSFD_LOG_SINK_SYSLOG);
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  signal (SIGHUP, SIG_IGN);
+  (void) write (ready_fd, "R", 1);
+  close (ready_fd);
+
+  (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_SOCKET, sock_path, sizeof (sock_path), NULL);
+  (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), NULL);
+  deadline = now_ms () + ctx->cfg.mounter_lifetime_ms;
+
+  while (!stop_requested)
+    {
+      cleanup_error nsfd_error_t err = NULL;
+      long long left = deadline - now_ms ();
+      int sock, r;
+
+      if (left <= 0)
+        {
+          nsfd_log (NSFD_LOG_ERROR, plan->id,
+                    "the container did not reach createContainer within %u s (is nsfdsuds-hook registered "
+                    "at createContainer?); giving up and releasing the layer",
+                    ctx->cfg.mounter_lifetime_ms / 1000);
+          break;
+        }
+      sock = nsfd_hs_accept (listen_fd, (unsigned) left, &err);
+      if (sock < 0)
+        continue; /* timeout or signal: the loop condition decides */
+      r = serve_one (ctx, plan, sock, pidfd);
+      close (sock);
+      if (r <= 0)
+        {
+          result = r;
+          break;
+        }
+    }
+  if (stop_requested && result != 0)
+    nsfd_log (NSFD_LOG_INFO, plan->id, "mounter stopped before the container was set up");
+
+  close (listen_fd);
+  (void) unlink (sock_path);
+  (void) rmdir (staging);
+  if (result != 0)
+    {
+      (void) nsfd_layer_release (plan->layer.dir_fd, plan->id, NULL);
+      (void) nsfd_rundir_remove (ctx->cfg.run_dir, plan->id, NULL);
+    }
+  close (pidfd);
+  _exit (result == 0 ? 0 : 1);
+}

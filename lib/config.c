@@ -1,0 +1,361 @@
+/* The admin-owned configuration file.  It sets the host-side limits that
+ * annotations can never change, so it is read strictly: unknown fields,
+ * wrong types and out-of-range values are errors, never silently ignored. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "oci.h"
+
+#define DOC "config"
+#define MAX_PATH_LEN 4096
+
+static const char *const default_prefixes[] = {
+  "/var/lib/kubelet/pods",
+  "/var/lib/containers/storage/volumes",
+  "/var/lib/nsfdsuds/volumes",
+};
+
+static void
+free_prefixes (struct nsfd_config *c)
+{
+  for (size_t i = 0; i < c->n_allowed_volume_prefixes; i++)
+    free (c->allowed_volume_prefixes[i]);
+  free (c->allowed_volume_prefixes);
+  c->allowed_volume_prefixes = NULL;
+  c->n_allowed_volume_prefixes = 0;
+}
+
+void
+nsfd_config_free (struct nsfd_config *c)
+{
+  if (c == NULL)
+    return;
+  free_prefixes (c);
+  free (c->run_dir);
+  free (c->runtime_path);
+  free (c->on_image_change);
+  memset (c, 0, sizeof (*c));
+}
+
+/* Defaults never fail in practice; on allocation failure the strings stay
+ * NULL and nsfd_config_load reports it. */
+void
+nsfd_config_defaults (struct nsfd_config *c)
+{
+  memset (c, 0, sizeof (*c));
+  c->allowed_volume_prefixes = calloc (NSFD_ARRAY_SIZE (default_prefixes), sizeof (char *));
+  if (c->allowed_volume_prefixes)
+    for (size_t i = 0; i < NSFD_ARRAY_SIZE (default_prefixes); i++)
+      {
+        c->allowed_volume_prefixes[i] = strdup (default_prefixes[i]);
+        if (c->allowed_volume_prefixes[i] == NULL)
+          break;
+        c->n_allowed_volume_prefixes++;
+      }
+  c->handshake_timeout_ms = 10 * 1000;
+  c->mounter_lifetime_ms = 120 * 1000;
+  c->run_dir = strdup (NSFD_DEFAULT_RUNDIR);
+  c->log_level = NSFD_LOG_INFO;
+  c->log_sinks = NSFD_LOG_SINK_SYSLOG | NSFD_LOG_SINK_STDERR;
+  c->runtime_path = strdup ("/usr/bin/runc");
+  c->on_image_change = strdup ("warn");
+}
+
+static int
+defaults_complete (const struct nsfd_config *c, nsfd_error_t *err)
+{
+  if (c->allowed_volume_prefixes == NULL || c->n_allowed_volume_prefixes != NSFD_ARRAY_SIZE (default_prefixes)
+      || c->run_dir == NULL || c->runtime_path == NULL || c->on_image_change == NULL)
+    return nsfd_make_error (err, ENOMEM, "setting configuration defaults");
+  return 0;
+}
+
+/* An absolute host path: no "..", no control characters; normalised. */
+static int
+abs_path (const struct nsfd_json *v, const char *path, char **out, nsfd_error_t *err)
+{
+  cleanup_free char *raw = NULL;
+  int ret;
+
+  *out = NULL;
+  ret = nsfd_json_string (DOC, v, path, MAX_PATH_LEN, &raw, err);
+  if (ret < 0)
+    return ret;
+  if (raw[0] != '/')
+    return nsfd_make_error (err, EINVAL, "%s: %s: \"%s\" is not an absolute path", DOC, path, raw);
+  for (const char *p = raw; *p; p++)
+    if ((unsigned char) *p < 0x20 || *p == 0x7f)
+      return nsfd_make_error (err, EINVAL, "%s: %s: path contains a control character", DOC, path);
+  *out = nsfd_oci_path_clean (raw);
+  if (*out == NULL)
+    {
+      if (errno == ENOMEM)
+        return nsfd_make_error (err, ENOMEM, "%s: %s", DOC, path);
+      return nsfd_make_error (err, EINVAL, "%s: %s: \"%s\" contains a \"..\" component", DOC, path, raw);
+    }
+  return 0;
+}
+
+static int
+parse_prefixes (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  int ret;
+
+  ret = nsfd_json_expect (DOC, v, "allowedVolumePrefixes", NSFD_JSON_ARRAY, err);
+  if (ret < 0)
+    return ret;
+  if (v->len > NSFD_CONFIG_MAX_PREFIXES)
+    return nsfd_make_error (err, EINVAL, "%s: allowedVolumePrefixes: %zu entries, more than the limit of %d", DOC,
+                            v->len, NSFD_CONFIG_MAX_PREFIXES);
+  free_prefixes (c);
+  c->allowed_volume_prefixes = calloc (v->len ? v->len : 1, sizeof (char *));
+  if (c->allowed_volume_prefixes == NULL)
+    return nsfd_make_error (err, ENOMEM, "%s: allowedVolumePrefixes", DOC);
+  for (size_t i = 0; i < v->len; i++)
+    {
+      char path[64];
+      snprintf (path, sizeof (path), "allowedVolumePrefixes[%zu]", i);
+      ret = abs_path (v->items[i], path, &c->allowed_volume_prefixes[i], err);
+      if (ret < 0)
+        return ret;
+      c->n_allowed_volume_prefixes++;
+      /* "/" would allow every host directory, /etc included. */
+      if (strcmp (c->allowed_volume_prefixes[i], "/") == 0)
+        return nsfd_make_error (err, EINVAL,
+                                "%s: %s: \"/\" would allow every host path; list the directories that hold volumes",
+                                DOC, path);
+    }
+  return 0;
+}
+
+static int
+parse_seconds (const struct nsfd_json *v, const char *name, long long max, unsigned *out_ms, nsfd_error_t *err)
+{
+  long long s;
+  int ret = nsfd_json_int (DOC, v, name, 1, max, &s, err);
+  if (ret < 0)
+    return ret;
+  *out_ms = (unsigned) (s * 1000);
+  return 0;
+}
+
+static int
+parse_enum (const struct nsfd_json *v, const char *name, const char *const *allowed, char **out, nsfd_error_t *err)
+{
+  cleanup_free char *s = NULL;
+  int ret = nsfd_json_string (DOC, v, name, 64, &s, err);
+  if (ret < 0)
+    return ret;
+  for (size_t i = 0; allowed[i]; i++)
+    if (strcmp (s, allowed[i]) == 0)
+      {
+        free (*out);
+        *out = nsfd_steal (&s);
+        return 0;
+      }
+  return nsfd_make_error (err, EINVAL, "%s: %s: unknown value \"%s\"", DOC, name, s);
+}
+
+static int
+parse_sinks (const struct nsfd_json *v, int *out, nsfd_error_t *err)
+{
+  int mask = 0;
+  int ret = nsfd_json_expect (DOC, v, "log", NSFD_JSON_ARRAY, err);
+  if (ret < 0)
+    return ret;
+  if (v->len == 0)
+    return nsfd_make_error (err, EINVAL, "%s: log: empty; errors must go somewhere (\"syslog\", \"stderr\")", DOC);
+  if (v->len > 8)
+    return nsfd_make_error (err, EINVAL, "%s: log: too many entries", DOC);
+  for (size_t i = 0; i < v->len; i++)
+    {
+      static const char *const sinks[] = { "syslog", "stderr", NULL };
+      cleanup_free char *s = NULL;
+      char path[32];
+      snprintf (path, sizeof (path), "log[%zu]", i);
+      ret = parse_enum (v->items[i], path, sinks, &s, err);
+      if (ret < 0)
+        return ret;
+      mask |= strcmp (s, "syslog") == 0 ? NSFD_LOG_SINK_SYSLOG : NSFD_LOG_SINK_STDERR;
+    }
+  *out = mask;
+  return 0;
+}
+
+static int
+config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_error_t *err)
+{
+  static const char *const known[] = { "allowedVolumePrefixes", "handshakeTimeoutSeconds", "mounterLifetimeSeconds",
+                                       "runDir", "logLevel", "log", "runtimePath", "onImageChange", NULL };
+  struct nsfd_json *root = NULL;
+  const struct nsfd_json *v;
+  int ret;
+
+  ret = nsfd_json_parse (DOC, buf, len, &root, err);
+  if (ret < 0)
+    return ret;
+  /* Unknown fields are refused: a typo in a security setting must not
+   * silently fall back to the default. */
+  ret = nsfd_json_only_keys (DOC, root, "", known, err);
+  if (ret < 0)
+    goto out;
+
+  if ((ret = nsfd_json_field (DOC, root, "", "allowedVolumePrefixes", &v, err)) < 0)
+    goto out;
+  if (ret > 0 && (ret = parse_prefixes (v, c, err)) < 0)
+    goto out;
+  if ((ret = nsfd_json_field (DOC, root, "", "handshakeTimeoutSeconds", &v, err)) < 0)
+    goto out;
+  if (ret > 0 && (ret = parse_seconds (v, "handshakeTimeoutSeconds", 300, &c->handshake_timeout_ms, err)) < 0)
+    goto out;
+  if ((ret = nsfd_json_field (DOC, root, "", "mounterLifetimeSeconds", &v, err)) < 0)
+    goto out;
+  if (ret > 0 && (ret = parse_seconds (v, "mounterLifetimeSeconds", 3600, &c->mounter_lifetime_ms, err)) < 0)
+    goto out;
+  if ((ret = nsfd_json_field (DOC, root, "", "runDir", &v, err)) < 0)
+    goto out;
+  if (ret > 0)
+    {
+      char *p = NULL;
+      if ((ret = abs_path (v, "runDir", &p, err)) < 0)
+        goto out;
+      free (c->run_dir);
+      c->run_dir = p;
+      if (strcmp (p, "/") == 0)
+        {
+          ret = nsfd_make_error (err, EINVAL, "%s: runDir: \"/\" is not a private directory", DOC);
+          goto out;
+        }
+    }
+  if ((ret = nsfd_json_field (DOC, root, "", "logLevel", &v, err)) < 0)
+    goto out;
+  if (ret > 0)
+    {
+      static const char *const levels[] = { "error", "warning", "info", "debug", NULL };
+      cleanup_free char *s = NULL;
+      if ((ret = parse_enum (v, "logLevel", levels, &s, err)) < 0)
+        goto out;
+      c->log_level = nsfd_log_level_parse (s);
+    }
+  if ((ret = nsfd_json_field (DOC, root, "", "log", &v, err)) < 0)
+    goto out;
+  if (ret > 0 && (ret = parse_sinks (v, &c->log_sinks, err)) < 0)
+    goto out;
+  if ((ret = nsfd_json_field (DOC, root, "", "runtimePath", &v, err)) < 0)
+    goto out;
+  if (ret > 0)
+    {
+      char *p = NULL;
+      if ((ret = abs_path (v, "runtimePath", &p, err)) < 0)
+        goto out;
+      free (c->runtime_path);
+      c->runtime_path = p;
+    }
+  if ((ret = nsfd_json_field (DOC, root, "", "onImageChange", &v, err)) < 0)
+    goto out;
+  if (ret > 0)
+    {
+      static const char *const policies[] = { "refuse", "warn", NULL };
+      if ((ret = parse_enum (v, "onImageChange", policies, &c->on_image_change, err)) < 0)
+        goto out;
+    }
+  ret = 0;
+out:
+  nsfd_json_free (root);
+  return ret;
+}
+
+int
+nsfd_config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_error_t *err)
+{
+  int ret;
+
+  nsfd_config_defaults (c);
+  ret = defaults_complete (c, err);
+  if (ret == 0)
+    ret = config_parse (buf, len, c, err);
+  if (ret < 0)
+    nsfd_config_free (c);
+  return ret;
+}
+
+int
+nsfd_config_load (const char *path, int explicit_path, struct nsfd_config *c, nsfd_error_t *err)
+{
+  cleanup_close int fd = -1;
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  struct stat st;
+  int ret;
+
+  if (path == NULL)
+    path = NSFD_DEFAULT_CONFIG;
+  memset (c, 0, sizeof (*c));
+  /* O_NONBLOCK: a FIFO in place of the file must not hang the hook. */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    {
+      if (errno == ENOENT && !explicit_path)
+        {
+          nsfd_config_defaults (c);
+          ret = defaults_complete (c, err);
+          if (ret < 0)
+            nsfd_config_free (c);
+          return ret;
+        }
+      return nsfd_make_error (err, errno, "opening configuration file \"%s\"", path);
+    }
+  if (fstat (fd, &st) < 0)
+    return nsfd_make_error (err, errno, "stat of configuration file \"%s\"", path);
+  if (!S_ISREG (st.st_mode))
+    return nsfd_make_error (err, EINVAL, "configuration file \"%s\" is not a regular file", path);
+  /* Whoever can write the file sets the policy: it must be the admin's. */
+  if (st.st_uid != 0 && st.st_uid != geteuid ())
+    return nsfd_make_error (err, EPERM, "configuration file \"%s\" is owned by uid %u, not root", path,
+                            (unsigned) st.st_uid);
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return nsfd_make_error (err, EPERM, "configuration file \"%s\" is writable by group or others (mode %04o)", path,
+                            (unsigned) (st.st_mode & 07777));
+  ret = fcntl (fd, F_GETFL);
+  if (ret >= 0)
+    (void) fcntl (fd, F_SETFL, ret & ~O_NONBLOCK);
+  ret = nsfd_read_all_fd (fd, NSFD_OCI_MAX_JSON, &buf, &len, err);
+  if (ret < 0)
+    return nsfd_error_wrap (err, "reading configuration file \"%s\"", path);
+  ret = nsfd_config_parse (buf, len, c, err);
+  if (ret < 0)
+    return nsfd_error_wrap (err, "%s", path);
+  return 0;
+}
+
+int
+nsfd_config_volume_allowed (const struct nsfd_config *c, const char *host_path)
+{
+  cleanup_free char *clean = NULL;
+
+  if (c == NULL || host_path == NULL || host_path[0] != '/')
+    return 0;
+  /* Callers pass resolved paths; a ".." would escape a prefix lexically. */
+  clean = nsfd_oci_path_clean (host_path);
+  if (clean == NULL)
+    return 0;
+  host_path = clean;
+  for (size_t i = 0; i < c->n_allowed_volume_prefixes; i++)
+    {
+      const char *p = c->allowed_volume_prefixes[i];
+      size_t plen = strlen (p);
+      /* Component-wise: "/a/b" covers "/a/b" and "/a/b/c", not "/a/bc". */
+      if (strncmp (host_path, p, plen) == 0 && (host_path[plen] == '\0' || host_path[plen] == '/'))
+        return 1;
+    }
+  return 0;
+}

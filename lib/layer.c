@@ -1,0 +1,424 @@
+#include "layer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "cleanup.h"
+#include "safepath.h"
+
+#define META_MAX (64 * 1024)
+#define LOCK_WAIT_MS 5000
+
+void
+nsfd_layer_init (struct nsfd_layer *l)
+{
+  memset (l, 0, sizeof (*l));
+  l->dir_fd = l->upper_fd = l->work_fd = -1;
+}
+
+void
+nsfd_layer_close (struct nsfd_layer *l)
+{
+  nsfd_closep (&l->dir_fd);
+  nsfd_closep (&l->upper_fd);
+  nsfd_closep (&l->work_fd);
+  free (l->path);
+  free (l->lower_id);
+  l->path = l->lower_id = NULL;
+}
+
+static void
+yajl_tree_freep (yajl_val *v)
+{
+  if (*v)
+    yajl_tree_free (*v);
+}
+#define cleanup_yajl __attribute__ ((cleanup (yajl_tree_freep)))
+
+/* yajl_tree_get with a type already checks the type; this keeps the
+ * compiler sure the string is not NULL. */
+static const char *
+json_str (yajl_val v)
+{
+  const char *s = v ? YAJL_GET_STRING (v) : NULL;
+  return s ? s : "";
+}
+
+static void
+now_iso (char buf[32])
+{
+  time_t t = time (NULL);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* JSON string escaping for the few strings we write (ids are validated, but
+ * escape anyway). */
+static void
+json_escape (const char *in, char *out, size_t cap)
+{
+  size_t o = 0;
+  for (; *in && o + 7 < cap; in++)
+    {
+      unsigned char c = (unsigned char) *in;
+      if (c == '"' || c == '\\')
+        {
+          out[o++] = '\\';
+          out[o++] = (char) c;
+        }
+      else if (c < 0x20)
+        o += (size_t) snprintf (out + o, cap - o, "\\u%04x", c);
+      else
+        out[o++] = (char) c;
+    }
+  out[o] = '\0';
+}
+
+static int
+write_meta (int dirfd, nsfd_error_t *err)
+{
+  char buf[512], when[32];
+  int n;
+
+  now_iso (when);
+  n = snprintf (buf, sizeof (buf),
+                "{\n  \"format\": %d,\n  \"xattrs\": \"trusted\",\n"
+                "  \"overlayOptions\": \"%s\",\n  \"createdAt\": \"%s\",\n"
+                "  \"createdBy\": \"nsfdsuds %s\"\n}\n",
+                NSFD_LAYER_FORMAT, NSFD_LAYER_OVERLAY_OPTIONS, when, NSFD_VERSION);
+  return nsfd_write_file_atomic (dirfd, NSFD_LAYER_META, buf, (size_t) n, 0600, err);
+}
+
+static int
+check_meta (struct nsfd_layer *l, nsfd_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_yajl yajl_val tree = NULL;
+  char ebuf[256];
+  size_t len;
+  yajl_val v;
+  const char *fmt_path[] = { "format", NULL };
+  const char *x_path[] = { "xattrs", NULL };
+  const char *lower_path[] = { "lowerId", NULL };
+
+  if (nsfd_read_file_at (l->dir_fd, NSFD_LAYER_META, META_MAX, &buf, &len, err) < 0)
+    return nsfd_error_wrap (err, "layer metadata in \"%s\"", l->path);
+  tree = yajl_tree_parse (buf, ebuf, sizeof (ebuf));
+  if (tree == NULL || !YAJL_IS_OBJECT (tree))
+    return nsfd_make_error (err, EINVAL, "layer metadata \"%s/%s\" is not a JSON object", l->path,
+                            NSFD_LAYER_META);
+  v = yajl_tree_get (tree, fmt_path, yajl_t_number);
+  if (v == NULL || !YAJL_IS_INTEGER (v))
+    return nsfd_make_error (err, EINVAL, "layer metadata \"%s/%s\": \"format\" missing", l->path,
+                            NSFD_LAYER_META);
+  if (YAJL_GET_INTEGER (v) != NSFD_LAYER_FORMAT)
+    return nsfd_make_error (err, EINVAL,
+                            "layer \"%s\" has format %lld; this nsfdsuds reads format %d",
+                            l->path, (long long) YAJL_GET_INTEGER (v), NSFD_LAYER_FORMAT);
+  v = yajl_tree_get (tree, x_path, yajl_t_string);
+  if (v == NULL || strcmp (json_str (v), "trusted") != 0)
+    return nsfd_make_error (err, EINVAL,
+                            "layer \"%s\" was not made for host-privileged mounting (xattrs != \"trusted\")",
+                            l->path);
+  v = yajl_tree_get (tree, lower_path, yajl_t_string);
+  if (v != NULL)
+    l->lower_id = strdup (json_str (v));
+  return 0;
+}
+
+/* Builds a complete layer under a temporary name, then renames it into place,
+ * so a crash never leaves a half-made layer under the real name. */
+static int
+create_layer (int top_fd, const char *name, const struct stat *lower_root, nsfd_error_t *err)
+{
+  char tmp[NAME_MAX + 1];
+  cleanup_close int tfd = -1;
+  cleanup_close int ufd = -1;
+  cleanup_close int wfd = -1;
+
+  snprintf (tmp, sizeof (tmp), ".new-%d-%.64s", (int) getpid (), name);
+  (void) nsfd_rm_rf_at (top_fd, tmp, NULL);
+  tfd = nsfd_mkdir_open (top_fd, tmp, 0700, 0, 0, NULL, err);
+  if (tfd < 0)
+    return -1;
+  ufd = nsfd_mkdir_open (tfd, NSFD_LAYER_UPPER, lower_root->st_mode & 07777, lower_root->st_uid,
+                         lower_root->st_gid, NULL, err);
+  if (ufd < 0)
+    goto fail;
+  wfd = nsfd_mkdir_open (tfd, NSFD_LAYER_WORK, 0700, 0, 0, NULL, err);
+  if (wfd < 0 || write_meta (tfd, err) < 0)
+    goto fail;
+  if (fsync (tfd) < 0)
+    {
+      nsfd_make_error (err, errno, "fsync new layer");
+      goto fail;
+    }
+  if (renameat2 (top_fd, tmp, top_fd, name, RENAME_NOREPLACE) < 0)
+    {
+      int e = errno;
+      (void) nsfd_rm_rf_at (top_fd, tmp, NULL);
+      if (e == EEXIST)
+        return 0; /* somebody else made it first: use theirs */
+      return nsfd_make_error (err, e, "renaming new layer into place as \"%s\"", name);
+    }
+  (void) fsync (top_fd);
+  return 1;
+
+fail:
+  (void) nsfd_rm_rf_at (top_fd, tmp, NULL);
+  return -1;
+}
+
+int
+nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_root,
+                 struct nsfd_layer *out, nsfd_error_t *err)
+{
+  cleanup_close int top_fd = -1;
+  char proc[32], real[PATH_MAX];
+  ssize_t n;
+  int made;
+
+  nsfd_layer_init (out);
+  top_fd = nsfd_mkdir_open (volume_fd, NSFD_LAYER_TOPDIR, 0700, 0, 0, NULL, err);
+  if (top_fd < 0)
+    return nsfd_error_wrap (err, "preparing the layer directory in the volume");
+
+  made = 0;
+  out->dir_fd = openat (top_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (out->dir_fd < 0 && errno == ENOENT)
+    {
+      made = create_layer (top_fd, name, lower_root, err);
+      if (made < 0)
+        return nsfd_error_wrap (err, "creating layer \"%s\"", name);
+      out->dir_fd = openat (top_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+  if (out->dir_fd < 0)
+    return nsfd_make_error (err, errno,
+                            "opening layer \"%s/%s\" (it must be a real directory, not a symlink)",
+                            NSFD_LAYER_TOPDIR, name);
+
+  n = readlink (nsfd_fd_path (out->dir_fd, proc), real, sizeof (real) - 1);
+  if (n < 0)
+    return nsfd_make_error (err, errno, "resolving the layer path");
+  real[n] = '\0';
+  out->path = strdup (real);
+  out->created = made > 0;
+
+  if (nsfd_check_owned (out->dir_fd, out->path, true, 0, err) < 0)
+    return -1;
+  if (check_meta (out, err) < 0)
+    return -1;
+
+  out->upper_fd = openat (out->dir_fd, NSFD_LAYER_UPPER, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (out->upper_fd < 0)
+    return nsfd_make_error (err, errno, "opening \"%s/%s\" (must be a real directory)", out->path,
+                            NSFD_LAYER_UPPER);
+  out->work_fd = openat (out->dir_fd, NSFD_LAYER_WORK, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (out->work_fd < 0)
+    return nsfd_make_error (err, errno, "opening \"%s/%s\" (must be a real directory)", out->path,
+                            NSFD_LAYER_WORK);
+  if (nsfd_check_owned (out->work_fd, "the layer's work directory", true, 0, err) < 0)
+    return nsfd_error_wrap (err, "layer \"%s\"", out->path);
+  return 0;
+}
+
+int
+nsfd_proc_start_time (pid_t pid, unsigned long long *out)
+{
+  char path[64], buf[1024];
+  cleanup_close int fd = -1;
+  ssize_t n;
+  char *p;
+  int field;
+
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  n = read (fd, buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return -EIO;
+  buf[n] = '\0';
+  /* comm may contain spaces and parentheses: fields start after the last ')'. */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return -EIO;
+  p++;
+  for (field = 2; field < 22 && p; field++)
+    p = strchr (p + 1, ' ');
+  if (p == NULL)
+    return -EIO;
+  *out = strtoull (p + 1, NULL, 10);
+  return 0;
+}
+
+int
+nsfd_boot_id (char out[64])
+{
+  cleanup_close int fd = open ("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0)
+    return -errno;
+  n = read (fd, out, 63);
+  if (n <= 0)
+    return -EIO;
+  out[n] = '\0';
+  out[strcspn (out, "\n")] = '\0';
+  return 0;
+}
+
+static int
+lock_layer (int dir_fd, nsfd_error_t *err)
+{
+  for (int waited = 0; waited < LOCK_WAIT_MS; waited += 10)
+    {
+      if (flock (dir_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return nsfd_make_error (err, errno, "locking the layer");
+      usleep (10000);
+    }
+  return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than %d ms)", LOCK_WAIT_MS);
+}
+
+struct holder
+{
+  char container[1100];
+  char boot_id[64];
+  long long pid;
+  unsigned long long start;
+  char since[32];
+};
+
+static int
+read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_yajl yajl_val tree = NULL;
+  size_t len;
+  yajl_val v;
+  const char *p_container[] = { "container", NULL }, *p_boot[] = { "bootId", NULL },
+             *p_pid[] = { "pid", NULL }, *p_start[] = { "pidStartTime", NULL },
+             *p_since[] = { "since", NULL };
+
+  memset (h, 0, sizeof (*h));
+  if (nsfd_read_file_at (dir_fd, NSFD_LAYER_HOLDER, META_MAX, &buf, &len, err) < 0)
+    {
+      if (*err && (*err)->status == ENOENT)
+        {
+          nsfd_error_free (err);
+          return 0;
+        }
+      return -1;
+    }
+  tree = yajl_tree_parse (buf, NULL, 0);
+  if (tree == NULL)
+    return 2; /* unreadable record: treated as stale */
+  if ((v = yajl_tree_get (tree, p_container, yajl_t_string)))
+    snprintf (h->container, sizeof (h->container), "%s", json_str (v));
+  if ((v = yajl_tree_get (tree, p_boot, yajl_t_string)))
+    snprintf (h->boot_id, sizeof (h->boot_id), "%s", json_str (v));
+  if ((v = yajl_tree_get (tree, p_pid, yajl_t_number)) && YAJL_IS_INTEGER (v))
+    h->pid = YAJL_GET_INTEGER (v);
+  if ((v = yajl_tree_get (tree, p_start, yajl_t_number)) && YAJL_IS_INTEGER (v))
+    h->start = (unsigned long long) YAJL_GET_INTEGER (v);
+  if ((v = yajl_tree_get (tree, p_since, yajl_t_string)))
+    snprintf (h->since, sizeof (h->since), "%s", json_str (v));
+  return 1;
+}
+
+static bool
+holder_alive (const struct holder *h)
+{
+  char boot[64];
+  unsigned long long start;
+  if (nsfd_boot_id (boot) < 0 || strcmp (boot, h->boot_id) != 0)
+    return false; /* written before the last boot */
+  if (h->pid <= 0 || h->pid > INT_MAX)
+    return false;
+  if (nsfd_proc_start_time ((pid_t) h->pid, &start) < 0)
+    return false;
+  return start == h->start; /* same pid number, same process */
+}
+
+static int
+write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode, nsfd_error_t *err)
+{
+  char buf[2048], esc[1100], boot[64], when[32];
+  unsigned long long start = 0;
+  int n;
+
+  if (nsfd_boot_id (boot) < 0)
+    return nsfd_make_error (err, errno, "reading the boot id");
+  if (nsfd_proc_start_time (pid, &start) < 0)
+    return nsfd_make_error (err, ESRCH, "process %d (the container's) is gone", (int) pid);
+  json_escape (container_id, esc, sizeof (esc));
+  now_iso (when);
+  n = snprintf (buf, sizeof (buf),
+                "{\n  \"container\": \"%s\",\n  \"bootId\": \"%s\",\n  \"pid\": %d,\n"
+                "  \"pidStartTime\": %llu,\n  \"mode\": \"%s\",\n  \"since\": \"%s\"\n}\n",
+                esc, boot, (int) pid, start, mode, when);
+  return nsfd_write_file_atomic (dir_fd, NSFD_LAYER_HOLDER, buf, (size_t) n, 0600, err);
+}
+
+int
+nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
+                    const char *mode, nsfd_error_t *err)
+{
+  struct holder h;
+  int r;
+
+  if (lock_layer (l->dir_fd, err) < 0)
+    return nsfd_error_wrap (err, "layer \"%s\"", l->path);
+  r = read_holder (l->dir_fd, &h, err);
+  if (r < 0)
+    goto out;
+  if (r == 1 && strcmp (h.container, container_id) != 0 && holder_alive (&h))
+    {
+      r = nsfd_make_error (err, EBUSY,
+                           "layer \"%s\" is in use by container \"%s\" (pid %lld, since %s); "
+                           "two containers must never share a layer: stop that container first, "
+                           "or give this one its own layer (annotation nsfdsuds.io/layer)",
+                           l->path, h.container, h.pid, h.since);
+      goto out;
+    }
+  r = write_holder (l->dir_fd, container_id, pid, mode, err);
+out:
+  (void) flock (l->dir_fd, LOCK_UN);
+  return r < 0 ? r : 0;
+}
+
+int
+nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t pid, nsfd_error_t *err)
+{
+  return nsfd_layer_acquire (l, container_id, pid, "runtime", err);
+}
+
+int
+nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *err)
+{
+  struct holder h;
+  int r;
+
+  if (lock_layer (layer_dir_fd, err) < 0)
+    return -1;
+  r = read_holder (layer_dir_fd, &h, err);
+  if (r == 1 && strcmp (h.container, container_id) == 0)
+    {
+      if (unlinkat (layer_dir_fd, NSFD_LAYER_HOLDER, 0) < 0 && errno != ENOENT)
+        r = nsfd_make_error (err, errno, "removing the holder record");
+    }
+  else if (r > 0)
+    r = 0;
+  (void) flock (layer_dir_fd, LOCK_UN);
+  return r < 0 ? r : 0;
+}

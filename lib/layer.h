@@ -1,0 +1,65 @@
+/* The persistent layer: a directory inside the persistent volume holding the
+ * overlay upper and work directories, a versioned metadata file and the record
+ * of the container currently using it.  Format: docs/layer-format.md.
+ *
+ *   <volume>/.nsfdsuds/               0700 root
+ *   <volume>/.nsfdsuds/<name>/        0700 root
+ *       layer.json                    format, how it is mounted, lower identity
+ *       upper/                        overlay upper (owner/mode of the lower's /)
+ *       work/                         overlay work dir, 0700 root
+ *       holder.json                   present while a container uses the layer
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define NSFD_LAYER_TOPDIR ".nsfdsuds"
+#define NSFD_LAYER_FORMAT 1
+#define NSFD_LAYER_META "layer.json"
+#define NSFD_LAYER_HOLDER "holder.json"
+#define NSFD_LAYER_UPPER "upper"
+#define NSFD_LAYER_WORK "work"
+/* Options every mount of a layer uses, so that the same layer is always
+ * mounted the same way whatever the kernel's defaults are. */
+#define NSFD_LAYER_OVERLAY_OPTIONS "index=off,metacopy=off,redirect_dir=off"
+
+struct nsfd_layer
+{
+  int dir_fd;        /* the layer directory (O_RDONLY|O_DIRECTORY) */
+  int upper_fd;
+  int work_fd;
+  char *path;        /* canonical host path of the layer directory */
+  bool created;      /* made by this call */
+  char *lower_id;    /* lower identity recorded in layer.json, or NULL */
+};
+
+void nsfd_layer_init (struct nsfd_layer *l);
+void nsfd_layer_close (struct nsfd_layer *l);
+#define cleanup_layer __attribute__ ((cleanup (nsfd_layer_close)))
+
+/* Opens (creating when missing) the layer called name inside the volume
+ * directory volume_fd.  A new upper takes owner and mode from lower_root (the
+ * stat of the lower's "/").  Every existing component is checked: real
+ * directories (no symlinks, fifos, devices), owned by root, not writable by
+ * others, metadata of a known format. */
+int nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_root,
+                     struct nsfd_layer *out, nsfd_error_t *err);
+
+/* Records container_id (whose init is pid) as the user of the layer.  If
+ * another live container holds it, fails with EBUSY naming the holder.  A
+ * record whose process is gone, or from an earlier boot, is stale and replaced. */
+int nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
+                        const char *mode, nsfd_error_t *err);
+/* Replaces the pid of our own record (the wrapper learns the container's pid
+ * only after the runtime's create). */
+int nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t pid, nsfd_error_t *err);
+/* Removes the record if it names container_id; 0 when there was nothing. */
+int nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *err);
+
+/* Helpers exposed for tests and the CLI. */
+int nsfd_proc_start_time (pid_t pid, unsigned long long *out);
+int nsfd_boot_id (char out[64]);

@@ -1,0 +1,173 @@
+#include "mounttable.h"
+
+#include <errno.h>
+#include <libmount.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+
+static void
+mnt_tablep (struct libmnt_table **t)
+{
+  if (*t)
+    mnt_unref_table (*t);
+}
+static void
+mnt_iterp (struct libmnt_iter **i)
+{
+  if (*i)
+    mnt_free_iter (*i);
+}
+#define cleanup_table __attribute__ ((cleanup (mnt_tablep)))
+#define cleanup_iter __attribute__ ((cleanup (mnt_iterp)))
+
+void
+nsfd_mount_entry_free (struct nsfd_mount_entry *e)
+{
+  free (e->target);
+  free (e->fstype);
+  free (e->source);
+  free (e->vfs_options);
+  memset (e, 0, sizeof (*e));
+}
+
+void
+nsfd_mount_list_free (struct nsfd_mount_list *l)
+{
+  for (size_t i = 0; i < l->len; i++)
+    nsfd_mount_entry_free (&l->items[i]);
+  free (l->items);
+  l->items = NULL;
+  l->len = 0;
+}
+
+bool
+nsfd_path_is_beneath (const char *path, const char *prefix)
+{
+  size_t n = strlen (prefix);
+  while (n > 1 && prefix[n - 1] == '/')
+    n--;
+  if (n == 1 && prefix[0] == '/')
+    return path[0] == '/';
+  return strncmp (path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static int
+entry_from_fs (struct libmnt_fs *fs, struct nsfd_mount_entry *e)
+{
+  const char *opt = mnt_fs_get_optional_fields (fs);
+  const char *s;
+
+  memset (e, 0, sizeof (*e));
+  e->id = mnt_fs_get_id (fs);
+  e->parent_id = mnt_fs_get_parent_id (fs);
+  e->target = strdup ((s = mnt_fs_get_target (fs)) ? s : "");
+  e->fstype = strdup ((s = mnt_fs_get_fstype (fs)) ? s : "");
+  e->source = strdup ((s = mnt_fs_get_source (fs)) ? s : "");
+  e->vfs_options = strdup ((s = mnt_fs_get_vfs_options (fs)) ? s : "");
+  e->shared = opt && strstr (opt, "shared:") != NULL;
+  e->slave = opt && strstr (opt, "master:") != NULL;
+  if (!e->target || !e->fstype || !e->source || !e->vfs_options)
+    {
+      nsfd_mount_entry_free (e);
+      return -ENOMEM;
+    }
+  return 0;
+}
+
+static int
+list_push (struct nsfd_mount_list *l, struct libmnt_fs *fs)
+{
+  struct nsfd_mount_entry *n = realloc (l->items, (l->len + 1) * sizeof (*n));
+  if (n == NULL)
+    return -ENOMEM;
+  l->items = n;
+  if (entry_from_fs (fs, &l->items[l->len]) < 0)
+    return -ENOMEM;
+  l->len++;
+  return 0;
+}
+
+static int
+parse_table (const char *mountinfo, struct libmnt_table **out, nsfd_error_t *err)
+{
+  struct libmnt_table *t = mnt_new_table ();
+  int r;
+  if (t == NULL)
+    return nsfd_make_error (err, ENOMEM, "allocating a mount table");
+  r = mnt_table_parse_file (t, mountinfo ? mountinfo : "/proc/self/mountinfo");
+  if (r < 0)
+    {
+      mnt_unref_table (t);
+      return nsfd_make_error (err, r < 0 && r > -4096 ? -r : EINVAL, "reading mount table \"%s\"",
+                              mountinfo ? mountinfo : "/proc/self/mountinfo");
+    }
+  *out = t;
+  return 0;
+}
+
+int
+nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_mount_entry *root_out,
+                   struct nsfd_mount_list *children, struct nsfd_mount_list *nested_out,
+                   nsfd_error_t *err)
+{
+  cleanup_table struct libmnt_table *t = NULL;
+  cleanup_iter struct libmnt_iter *it = NULL;
+  struct libmnt_fs *fs, *top = NULL;
+  int root_id = -1;
+
+  memset (children, 0, sizeof (*children));
+  if (nested_out)
+    memset (nested_out, 0, sizeof (*nested_out));
+  if (parse_table (mountinfo, &t, err) < 0)
+    return -1;
+  it = mnt_new_iter (MNT_ITER_FORWARD);
+  if (it == NULL)
+    return nsfd_make_error (err, ENOMEM, "allocating a mount iterator");
+
+  /* The topmost mount at root is the last one with that target whose parent
+   * is not itself at root... simpler: the last in table order with the target,
+   * since a mount stacked later on the same path comes later. */
+  while (mnt_table_next_fs (t, it, &fs) == 0)
+    {
+      const char *tg = mnt_fs_get_target (fs);
+      if (tg && strcmp (tg, root) == 0)
+        top = fs;
+    }
+  if (top == NULL)
+    return nsfd_make_error (err, ENOENT, "no mount at \"%s\" in the mount table", root);
+  root_id = mnt_fs_get_id (top);
+  if (root_out && entry_from_fs (top, root_out) < 0)
+    return nsfd_make_error (err, ENOMEM, "copying a mount entry");
+
+  mnt_reset_iter (it, MNT_ITER_FORWARD);
+  while (mnt_table_next_fs (t, it, &fs) == 0)
+    {
+      const char *tg = mnt_fs_get_target (fs);
+      if (fs == top || tg == NULL || !nsfd_path_is_beneath (tg, root) || strcmp (tg, root) == 0)
+        continue;
+      if (mnt_fs_get_parent_id (fs) == root_id && list_push (children, fs) < 0)
+        goto oom;
+      if (nested_out && list_push (nested_out, fs) < 0)
+        goto oom;
+    }
+  return 0;
+oom:
+  nsfd_mount_list_free (children);
+  if (nested_out)
+    nsfd_mount_list_free (nested_out);
+  if (root_out)
+    nsfd_mount_entry_free (root_out);
+  return nsfd_make_error (err, ENOMEM, "listing mounts below \"%s\"", root);
+}
+
+int
+nsfd_mounts_count (const char *mountinfo, size_t *count, nsfd_error_t *err)
+{
+  cleanup_table struct libmnt_table *t = NULL;
+  if (parse_table (mountinfo, &t, err) < 0)
+    return -1;
+  *count = (size_t) mnt_table_get_nents (t);
+  return 0;
+}

@@ -1,0 +1,43 @@
+/* Overlay assembly: build the persistent overlay (lower = the container's
+ * rootfs or a base volume, upper/work = the layer) and put it where the
+ * runtime will pivot.  Runs in the mount namespace it changes (the container's
+ * in hook mode, the wrapper's private one in runtime mode), in a process that
+ * does nothing else. */
+#pragma once
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define OVERLAYFS_MAGIC_NUMBER 0x794c7630
+
+struct nsfd_overlay_spec
+{
+  const char *rootfs;         /* absolute path of the container rootfs as the runtime uses it */
+  const char *lower;          /* NULL: the rootfs itself; else absolute path of a base directory */
+  const char *upper;          /* canonical absolute paths of the layer's upper and work dirs */
+  const char *work;
+  /* fds opened by the preparing process; the paths above are re-opened here
+   * and must be the same inodes (-1: no check). */
+  int upper_check_fd;
+  int work_check_fd;
+  int lower_check_fd;
+  /* Hook mode: an empty directory where the overlay is assembled before it is
+   * moved onto the rootfs.  NULL: mount straight onto the rootfs (wrapper mode,
+   * where nothing is mounted below the rootfs yet). */
+  const char *staging;
+  /* Absolute targets below rootfs that are not carried into the new root (the
+   * persistent volume unless asked, the base volume). */
+  const char *const *keep_out;
+  size_t n_keep_out;
+};
+
+/* Hook mode: the overlay is mounted at staging, every mount below the rootfs
+ * is moved to the same path in it (in mount-table order), then the overlay is
+ * moved onto the rootfs.  Wrapper mode (staging == NULL): the overlay is
+ * mounted onto the rootfs directly; mounts already below it are carried too. */
+int nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err);
+
+/* Opens an absolute path without following symlinks and, when check_fd >= 0,
+ * verifies it is the same inode as check_fd. */
+int nsfd_open_checked (const char *path, int flags, int check_fd, nsfd_error_t *err);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# Runs last (run-all.sh and run-sid-suite.sh put it at the end): the suite must leave no
+# mounts, containers, processes or sockets behind. Run on its own it checks the same
+# things against the current suite root and id prefix.
+#
+# Optional baseline from run-all.sh: $NSFD_LEAK_BASELINE/sockets (sockets under
+# /run/nsfdsuds before the run; only new ones count). $NSFD_LEAK_BUILD_DIRS lists build
+# dirs whose binaries count as the suite's processes (default $NSFD_BUILD_DIR).
+
+load ../lib/common
+
+@test "leak check: nothing mounted under the suite temp root" {
+	run nsfd_mounts_under "$NSFD_SUITE_TMP"
+	[ -z "$output" ] || { echo "still mounted:"; echo "$output"; false; }
+}
+
+@test "leak check: no per-test temp dirs or failed cleanups left" {
+	local left
+	left=$(find "$NSFD_SUITE_TMP" -mindepth 1 -maxdepth 1 \
+		! -name .cache ! -name "$(_nsfd_test_key)" ! -name ".track-$(_nsfd_test_key)" 2>/dev/null || true)
+	[ -z "$left" ] || { echo "left in $NSFD_SUITE_TMP:"; echo "$left"; false; }
+}
+
+# Containers whose id has the suite prefix or whose bundle is under the suite root.
+_suite_containers () {
+	local rt=$1 cmd
+	cmd=$(nsfd_runtime_cmd "$rt")
+	$cmd list --format json </dev/null 2>/dev/null 3>&- |
+		jq -r --arg p "$NSFD_ID_PREFIX-" --arg t "$NSFD_SUITE_TMP/" \
+			'(. // [])[] | select((.id | startswith($p)) or ((.bundle // "") | startswith($t)))
+			 | "\(.id) \(.status) \(.bundle)"'
+}
+
+@test "leak check: no suite containers left in runc list" {
+	run _suite_containers runc
+	[ "$status" -eq 0 ]
+	[ -z "$output" ] || { echo "runc still has:"; echo "$output"; false; }
+}
+
+@test "leak check: no suite containers left in crun list" {
+	run _suite_containers crun
+	[ "$status" -eq 0 ]
+	[ -z "$output" ] || { echo "crun still has:"; echo "$output"; false; }
+}
+
+@test "leak check: no nsfdsuds processes started from the suite's builds" {
+	local dirs=${NSFD_LEAK_BUILD_DIRS:-$NSFD_BUILD_DIR} p exe d found=''
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		for d in $dirs; do
+			if [[ $exe == "$d"/* ]]; then
+				found+="${p#/proc/} $exe $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"$'\n'
+			fi
+		done
+	done
+	[ -z "$found" ] || { echo "still running:"; echo "$found"; false; }
+}
+
+@test "leak check: no sockets left under /run/nsfdsuds" {
+	local now new
+	now=$(find /run/nsfdsuds -type s 2>/dev/null | sort || true)
+	if [[ -n ${NSFD_LEAK_BASELINE:-} && -f $NSFD_LEAK_BASELINE/sockets ]]; then
+		new=$(comm -13 "$NSFD_LEAK_BASELINE/sockets" <(printf '%s\n' "$now" | sed '/^$/d'))
+	else
+		new=$now
+	fi
+	[ -z "$new" ] || { echo "sockets left:"; echo "$new"; false; }
+}
