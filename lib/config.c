@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,6 +86,7 @@ static int
 abs_path (const struct nsfd_json *v, const char *path, char **out, nsfd_error_t *err)
 {
   cleanup_free char *raw = NULL;
+  char shown[160];
   int ret;
 
   *out = NULL;
@@ -91,16 +94,18 @@ abs_path (const struct nsfd_json *v, const char *path, char **out, nsfd_error_t 
   if (ret < 0)
     return ret;
   if (raw[0] != '/')
-    return nsfd_make_error (err, EINVAL, "%s: %s: \"%s\" is not an absolute path", DOC, path, raw);
+    return nsfd_make_error (err, 0, "%s: %s: \"%s\" is not an absolute path", DOC, path,
+                            nsfd_escape_for_message (raw, SIZE_MAX, shown, sizeof (shown)));
   for (const char *p = raw; *p; p++)
     if ((unsigned char) *p < 0x20 || *p == 0x7f)
-      return nsfd_make_error (err, EINVAL, "%s: %s: path contains a control character", DOC, path);
+      return nsfd_make_error (err, 0, "%s: %s: path contains a control character", DOC, path);
   *out = nsfd_oci_path_clean (raw);
   if (*out == NULL)
     {
       if (errno == ENOMEM)
         return nsfd_make_error (err, ENOMEM, "%s: %s", DOC, path);
-      return nsfd_make_error (err, EINVAL, "%s: %s: \"%s\" contains a \"..\" component", DOC, path, raw);
+      return nsfd_make_error (err, 0, "%s: %s: \"%s\" contains a \"..\" component", DOC, path,
+                              nsfd_escape_for_message (raw, SIZE_MAX, shown, sizeof (shown)));
     }
   return 0;
 }
@@ -114,7 +119,7 @@ parse_prefixes (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *
   if (ret < 0)
     return ret;
   if (v->len > NSFD_CONFIG_MAX_PREFIXES)
-    return nsfd_make_error (err, EINVAL, "%s: allowedVolumePrefixes: %zu entries, more than the limit of %d", DOC,
+    return nsfd_make_error (err, 0, "%s: allowedVolumePrefixes: %zu entries, more than the limit of %d", DOC,
                             v->len, NSFD_CONFIG_MAX_PREFIXES);
   free_prefixes (c);
   c->allowed_volume_prefixes = calloc (v->len ? v->len : 1, sizeof (char *));
@@ -130,7 +135,7 @@ parse_prefixes (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *
       c->n_allowed_volume_prefixes++;
       /* "/" would allow every host directory, /etc included. */
       if (strcmp (c->allowed_volume_prefixes[i], "/") == 0)
-        return nsfd_make_error (err, EINVAL,
+        return nsfd_make_error (err, 0,
                                 "%s: %s: \"/\" would allow every host path; list the directories that hold volumes",
                                 DOC, path);
     }
@@ -162,7 +167,11 @@ parse_enum (const struct nsfd_json *v, const char *name, const char *const *allo
         *out = nsfd_steal (&s);
         return 0;
       }
-  return nsfd_make_error (err, EINVAL, "%s: %s: unknown value \"%s\"", DOC, name, s);
+  {
+    char shown[80];
+    return nsfd_make_error (err, 0, "%s: %s: unknown value \"%s\"", DOC, name,
+                            nsfd_escape_for_message (s, SIZE_MAX, shown, sizeof (shown)));
+  }
 }
 
 static int
@@ -173,9 +182,9 @@ parse_sinks (const struct nsfd_json *v, int *out, nsfd_error_t *err)
   if (ret < 0)
     return ret;
   if (v->len == 0)
-    return nsfd_make_error (err, EINVAL, "%s: log: empty; errors must go somewhere (\"syslog\", \"stderr\")", DOC);
+    return nsfd_make_error (err, 0, "%s: log: empty; errors must go somewhere (\"syslog\", \"stderr\")", DOC);
   if (v->len > 8)
-    return nsfd_make_error (err, EINVAL, "%s: log: too many entries", DOC);
+    return nsfd_make_error (err, 0, "%s: log: too many entries", DOC);
   for (size_t i = 0; i < v->len; i++)
     {
       static const char *const sinks[] = { "syslog", "stderr", NULL };
@@ -232,7 +241,7 @@ config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_error_t *
       c->run_dir = p;
       if (strcmp (p, "/") == 0)
         {
-          ret = nsfd_make_error (err, EINVAL, "%s: runDir: \"/\" is not a private directory", DOC);
+          ret = nsfd_make_error (err, 0, "%s: runDir: \"/\" is not a private directory", DOC);
           goto out;
         }
     }
@@ -279,6 +288,9 @@ nsfd_config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_erro
 {
   int ret;
 
+  /* Callers fill the defaults first or pass a zeroed struct; both are
+   * released here so neither leaks. */
+  nsfd_config_free (c);
   nsfd_config_defaults (c);
   ret = defaults_complete (c, err);
   if (ret == 0)
@@ -286,6 +298,38 @@ nsfd_config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_erro
   if (ret < 0)
     nsfd_config_free (c);
   return ret;
+}
+
+/* 1 when uid_map is not the initial namespace's identity map. */
+static bool
+in_user_namespace (void)
+{
+  char buf[128] = { 0 };
+  unsigned long a, b, n;
+  int fd = open ("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  ssize_t r;
+  if (fd < 0)
+    return false;
+  r = read (fd, buf, sizeof (buf) - 1);
+  close (fd);
+  if (r <= 0)
+    return false;
+  return !(sscanf (buf, "%lu %lu %lu", &a, &b, &n) == 3 && a == 0 && b == 0 && n == 4294967295UL);
+}
+
+static uid_t
+overflow_uid (void)
+{
+  char buf[32] = { 0 };
+  int fd = open ("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
+  uid_t u = 65534;
+  if (fd >= 0)
+    {
+      if (read (fd, buf, sizeof (buf) - 1) > 0)
+        u = (uid_t) strtoul (buf, NULL, 10);
+      close (fd);
+    }
+  return u;
 }
 
 int
@@ -299,7 +343,7 @@ nsfd_config_load (const char *path, int explicit_path, struct nsfd_config *c, ns
 
   if (path == NULL)
     path = NSFD_DEFAULT_CONFIG;
-  memset (c, 0, sizeof (*c));
+  nsfd_config_free (c);
   /* O_NONBLOCK: a FIFO in place of the file must not hang the hook. */
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
@@ -317,13 +361,15 @@ nsfd_config_load (const char *path, int explicit_path, struct nsfd_config *c, ns
   if (fstat (fd, &st) < 0)
     return nsfd_make_error (err, errno, "stat of configuration file \"%s\"", path);
   if (!S_ISREG (st.st_mode))
-    return nsfd_make_error (err, EINVAL, "configuration file \"%s\" is not a regular file", path);
-  /* Whoever can write the file sets the policy: it must be the admin's. */
-  if (st.st_uid != 0 && st.st_uid != geteuid ())
-    return nsfd_make_error (err, EPERM, "configuration file \"%s\" is owned by uid %u, not root", path,
+    return nsfd_make_error (err, 0, "configuration file \"%s\" is not a regular file", path);
+  /* Whoever can write the file sets the policy: it must be the admin's.  In
+   * a user-namespaced container (the createContainer hook) the host's root is
+   * unmapped and shows as the overflow uid. */
+  if (st.st_uid != 0 && st.st_uid != geteuid () && !(in_user_namespace () && st.st_uid == overflow_uid ()))
+    return nsfd_make_error (err, 0, "configuration file \"%s\" is owned by uid %u, not root", path,
                             (unsigned) st.st_uid);
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return nsfd_make_error (err, EPERM, "configuration file \"%s\" is writable by group or others (mode %04o)", path,
+    return nsfd_make_error (err, 0, "configuration file \"%s\" is writable by group or others (mode %04o)", path,
                             (unsigned) (st.st_mode & 07777));
   ret = fcntl (fd, F_GETFL);
   if (ret >= 0)

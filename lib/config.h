@@ -23,7 +23,10 @@ struct nsfd_config
 };
 
 void nsfd_config_defaults (struct nsfd_config *c);
-/* path NULL: NSFD_DEFAULT_CONFIG.  A missing file at the default path gives the
+/* load/parse: *c must be initialised (zeroed, or by nsfd_config_defaults or
+ * an earlier load); what it held is released, then it is filled with the
+ * defaults plus the file's values.  On error it is left empty (zeroed).
+ * path NULL: NSFD_DEFAULT_CONFIG.  A missing file at the default path gives the
  * defaults; a missing file at an explicit path is an error. */
 int nsfd_config_load (const char *path, int explicit_path, struct nsfd_config *c, nsfd_error_t *err);
 int nsfd_config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_error_t *err);

@@ -126,17 +126,23 @@ nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_mount_en
   if (it == NULL)
     return nsfd_make_error (err, ENOMEM, "allocating a mount iterator");
 
-  /* The topmost mount at root is the last one with that target whose parent
-   * is not itself at root... simpler: the last in table order with the target,
-   * since a mount stacked later on the same path comes later. */
-  while (mnt_table_next_fs (t, it, &fs) == 0)
-    {
-      const char *tg = mnt_fs_get_target (fs);
-      if (tg && strcmp (tg, root) == 0)
-        top = fs;
-    }
+  /* The mount holding root: the last mount (the topmost, since a mount
+   * stacked later on the same path comes later) whose target is root or, when
+   * root is a plain directory, the longest target root lies beneath. */
+  {
+    size_t best = 0;
+    while (mnt_table_next_fs (t, it, &fs) == 0)
+      {
+        const char *tg = mnt_fs_get_target (fs);
+        if (tg && nsfd_path_is_beneath (root, tg) && strlen (tg) >= best)
+          {
+            best = strlen (tg);
+            top = fs;
+          }
+      }
+  }
   if (top == NULL)
-    return nsfd_make_error (err, ENOENT, "no mount at \"%s\" in the mount table", root);
+    return nsfd_make_error (err, ENOENT, "no mount holds \"%s\" in the mount table", root);
   root_id = mnt_fs_get_id (top);
   if (root_out && entry_from_fs (top, root_out) < 0)
     return nsfd_make_error (err, ENOMEM, "copying a mount entry");

@@ -29,8 +29,9 @@ void nsfd_mount_list_free (struct nsfd_mount_list *l);
 #define cleanup_mount_list __attribute__ ((cleanup (nsfd_mount_list_free)))
 
 /* Reads mountinfo (NULL: /proc/self/mountinfo) and returns the topmost mount
- * whose target is root in *root_out (copied), and in out the mounts below it
- * whose parent is that mount, in mountinfo order.  *nested_out, when not NULL,
+ * holding root (mounted at root, or the one root lies in) in *root_out
+ * (copied), and in children the mounts strictly below root whose parent is
+ * that mount, in mountinfo order.  *nested_out, when not NULL,
  * receives every mount below root at any depth, also in order. */
 int nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_mount_entry *root_out,
                        struct nsfd_mount_list *children, struct nsfd_mount_list *nested_out,

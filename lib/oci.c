@@ -1090,6 +1090,10 @@ nsfd_oci_config_read_at (int bundle_dirfd, struct nsfd_oci_config *out, nsfd_err
 
   memset (out, 0, sizeof (*out));
   fd = (int) syscall (SYS_openat2, bundle_dirfd, "config.json", &how, sizeof (how));
+  /* Kernels before 5.6 (and valgrind) lack openat2.  For a single name
+   * without '/', O_NOFOLLOW gives the same guarantee. */
+  if (fd < 0 && errno == ENOSYS)
+    fd = openat (bundle_dirfd, "config.json", (int) how.flags);
   if (fd < 0)
     return nsfd_make_error (err, errno, "opening config.json in the bundle");
   if (fstat (fd, &st) < 0)

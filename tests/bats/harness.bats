@@ -183,9 +183,11 @@ _detached () {
 	inner=$(nsfd_tmpdir inner)/inner.bats
 	id1=$NSFD_ID_PREFIX-nested-runc-$RANDOM
 	id2=$NSFD_ID_PREFIX-nested-crun-$RANDOM
+	# bats rewrites every line that starts with @test, even in a heredoc: spell it apart.
+	local at=@
 	cat >"$inner" <<-INNER
 	load $NSFD_LIB_DIR/common
-	@test "fails midway" {
+	${at}test "fails midway" {
 		b=\$(nsfd_tmpdir b1); h=\$(nsfd_tmpdir kube)
 		nsfd_bundle "\$b" --userns --kubelet-mounts "\$h" --args "sleep 1000"
 		nsfd_create_start runc "\$b" $id1

@@ -46,8 +46,14 @@ _nsfd_jq () {
 
 # A JSON array of the arguments (jq --args would take "-c" and such as its own options).
 _nsfd_json_array () {
-	(($#)) || { echo '[]'; return; }
-	printf '%s\0' "$@" | jq -Rsc 'split("\u0000") | .[:-1]'
+	local -a jargs=()
+	local filter='[' i=0 x
+	for x; do
+		jargs+=(--arg "a$i" "$x")
+		filter+="\$a$i,"
+		i=$((i + 1))
+	done
+	jq -cn "${jargs[@]}" "${filter%,}]"
 }
 
 # A bind mount entry; opts is a comma list.

@@ -166,7 +166,10 @@ _nsfd_cleanup_dirs () {
 nsfd_cleanup () {
 	local track rc=0
 	track=$(_nsfd_track_file)
-	[[ -f $track ]] || return 0
+	if [[ ! -f $track ]]; then
+		rmdir "$NSFD_SUITE_TMP" 2>/dev/null || true
+		return 0
+	fi
 	_nsfd_cleanup_containers "$track" || rc=1
 	_nsfd_cleanup_pids "$track" || rc=1
 	_nsfd_cleanup_mounts "$track" || rc=1

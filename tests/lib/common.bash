@@ -34,6 +34,8 @@ export NSFD_SUITE_TMP=${NSFD_SUITE_TMP:-/tmp/nsfd-suite-${BATS_RUN_TMPDIR##*/}}
 # Suite-wide cache (pristine rootfs, crun wrapper): never holds mounts.
 export NSFD_SUITE_CACHE=${NSFD_SUITE_CACHE:-${BATS_RUN_TMPDIR:-$NSFD_SUITE_TMP}/nsfd-cache}
 export NSFD_ID_PREFIX=${NSFD_ID_PREFIX:-nsfdt}
+# Bundles must be reachable by a user-namespaced container's root (host uid 100000).
+umask 022
 mkdir -p "$NSFD_SUITE_TMP" "$NSFD_SUITE_CACHE"
 
 source "$NSFD_LIB_DIR/cleanup.bash"

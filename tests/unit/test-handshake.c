@@ -78,7 +78,8 @@ fds_payload (uint8_t *p, const uint32_t *labels, uint32_t n, const char *id)
     put32 (p + off, labels[k]);
   put32 (p + off, idl);
   off += 4;
-  memcpy (p + off, id, idl);
+  if (idl)
+    memcpy (p + off, id, idl);
   return off + idl;
 }
 

@@ -16,6 +16,8 @@
 #include "oci.h"
 #include "tap.h"
 
+#define S(x) ((x) ? (x) : "(null)")
+
 static char *
 load_data (const char *name, size_t *len)
 {
@@ -155,54 +157,54 @@ test_state_errors (void)
   CHECK (e == NULL, "unknown fields in state ignored (crun adds \"root\")");
 
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":");
-  CHECK_STR_CONTAINS (e, "invalid JSON", "truncated: %s", e);
+  CHECK_STR_CONTAINS (e, "invalid JSON", "truncated: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\" \"id\":\"x\"}");
-  CHECK_STR_CONTAINS (e, "invalid JSON", "malformed: %s", e);
+  CHECK_STR_CONTAINS (e, "invalid JSON", "malformed: %s", S (e));
   e = state_err ("");
-  CHECK_STR_CONTAINS (e, "empty", "empty: %s", e);
+  CHECK_STR_CONTAINS (e, "empty", "empty: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\"} {}");
-  CHECK_STR_CONTAINS (e, "invalid JSON", "trailing garbage: %s", e);
+  CHECK_STR_CONTAINS (e, "invalid JSON", "trailing garbage: %s", S (e));
   e = state_err ("{/*c*/\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "invalid JSON", "comments refused: %s", e);
+  CHECK_STR_CONTAINS (e, "invalid JSON", "comments refused: %s", S (e));
   e = state_err ("[1,2]");
-  CHECK_STR_CONTAINS (e, "state: expected an object", "top-level array: %s", e);
+  CHECK_STR_CONTAINS (e, "state: expected an object", "top-level array: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"id\":\"y\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "state: duplicate field \"id\"", "duplicate id: %s", e);
+  CHECK_STR_CONTAINS (e, "state: duplicate field \"id\"", "duplicate id: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "missing required field \"id\"", "missing id: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"id\"", "missing id: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\"}");
-  CHECK_STR_CONTAINS (e, "missing required field \"bundle\"", "missing bundle: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"bundle\"", "missing bundle: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":7,\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "state: id: expected a string", "id number: %s", e);
+  CHECK_STR_CONTAINS (e, "state: id: expected a string", "id number: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"b\"}");
-  CHECK_STR_CONTAINS (e, "not an absolute path", "relative bundle: %s", e);
+  CHECK_STR_CONTAINS (e, "not an absolute path", "relative bundle: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\\u0000y\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "state: id: contains a NUL", "embedded NUL: %s", e);
+  CHECK_STR_CONTAINS (e, "state: id: contains a NUL", "embedded NUL: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "id: empty", "empty id: %s", e);
+  CHECK_STR_CONTAINS (e, "id: empty", "empty id: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"pid\":\"1\"}");
-  CHECK_STR_CONTAINS (e, "pid: expected an integer", "pid string: %s", e);
+  CHECK_STR_CONTAINS (e, "pid: expected an integer", "pid string: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"pid\":1.5}");
-  CHECK_STR_CONTAINS (e, "pid: expected an integer", "pid fraction: %s", e);
+  CHECK_STR_CONTAINS (e, "pid: expected an integer", "pid fraction: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"pid\":-1}");
-  CHECK_STR_CONTAINS (e, "out of range", "negative pid: %s", e);
+  CHECK_STR_CONTAINS (e, "out of range", "negative pid: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"pid\":99999999999999999999}");
-  CHECK_STR_CONTAINS (e, "out of range", "huge pid: %s", e);
+  CHECK_STR_CONTAINS (e, "out of range", "huge pid: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"annotations\":[]}");
-  CHECK_STR_CONTAINS (e, "annotations: expected an object", "annotations array: %s", e);
+  CHECK_STR_CONTAINS (e, "annotations: expected an object", "annotations array: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\","
                  "\"annotations\":{\"a\":1}}");
-  CHECK_STR_CONTAINS (e, "expected a string", "annotation value number: %s", e);
+  CHECK_STR_CONTAINS (e, "expected a string", "annotation value number: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\","
                  "\"annotations\":{\"a\":\"1\",\"a\":\"2\"}}");
-  CHECK_STR_CONTAINS (e, "duplicate field \"annotations.a\"", "duplicate annotation: %s", e);
+  CHECK_STR_CONTAINS (e, "duplicate field \"annotations.a\"", "duplicate annotation: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\","
                  "\"annotations\":{\"nsfdsuds.io/persist\":\"/d\\u0000x\"}}");
-  CHECK_STR_CONTAINS (e, "NUL", "NUL in our annotation: %s", e);
+  CHECK_STR_CONTAINS (e, "NUL", "NUL in our annotation: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"id\":\"x\"}");
-  CHECK_STR_CONTAINS (e, "duplicate", "duplicate after other fields: %s", e);
+  CHECK_STR_CONTAINS (e, "duplicate", "duplicate after other fields: %s", S (e));
   e = state_err ("{\"ociVersion\":\"1.0\",\"id\":\"\xff\xfe\",\"status\":\"c\",\"bundle\":\"/b\"}");
-  CHECK_STR_CONTAINS (e, "invalid JSON", "invalid UTF-8: %s", e);
+  CHECK_STR_CONTAINS (e, "invalid JSON", "invalid UTF-8: %s", S (e));
 
   /* Long strings: the id limit, the general limit, and other tools' big
    * annotations (kubectl last-applied-configuration) that are left out. */
@@ -214,16 +216,16 @@ test_state_errors (void)
     big[n] = '\0';
     sprintf (doc, "{\"ociVersion\":\"1.0\",\"id\":\"%s\",\"status\":\"c\",\"bundle\":\"/b\"}", big);
     e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "state: id: string of", "long id: %s", e);
+    CHECK_STR_CONTAINS (e, "state: id: string of", "long id: %s", S (e));
     sprintf (doc, "{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/%s\"}", big);
     e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "longer than the limit", "long bundle: %s", e);
+    CHECK_STR_CONTAINS (e, "longer than the limit", "long bundle: %s", S (e));
     sprintf (doc,
              "{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"annotations\":{"
              "\"nsfdsuds.io/persist\":\"/%s\"}}",
              big);
     e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "longer than the limit", "long annotation of ours: %s", e);
+    CHECK_STR_CONTAINS (e, "longer than the limit", "long annotation of ours: %s", S (e));
     sprintf (doc,
              "{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"annotations\":{"
              "\"kubectl.kubernetes.io/last-applied-configuration\":\"%s\",\"nsfdsuds.io/persist\":\"/data\"}}",
@@ -255,7 +257,7 @@ test_state_errors (void)
       o += (size_t) sprintf (doc + o, "%s\"k%d\":\"v\"", i ? "," : "", i);
     sprintf (doc + o, "}}");
     e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "more than the limit of 1024", "too many annotations: %s", e);
+    CHECK_STR_CONTAINS (e, "more than the limit of 1024", "too many annotations: %s", S (e));
     free (doc);
   }
 }
@@ -292,11 +294,11 @@ test_size_and_depth (void)
     memset (d, '[', n);
     d[n] = '\0';
     const char *e = state_err (d);
-    CHECK_STR_CONTAINS (e, "nesting deeper", "200000 levels refused: %s", e);
+    CHECK_STR_CONTAINS (e, "nesting deeper", "200000 levels refused: %s", S (e));
     char *doc = malloc (n + 200);
     sprintf (doc, "{\"ociVersion\":\"1.0\",\"id\":\"x\",\"status\":\"c\",\"bundle\":\"/b\",\"x\":%s", d);
     e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "nesting deeper", "deep unrelated field refused: %s", e);
+    CHECK_STR_CONTAINS (e, "nesting deeper", "deep unrelated field refused: %s", S (e));
     free (d);
     free (doc);
   }
@@ -311,7 +313,7 @@ test_size_and_depth (void)
     doc[n - 1] = '}';
     doc[n] = '\0';
     const char *e = state_err (doc);
-    CHECK_STR_CONTAINS (e, "more than the limit of 1048576", ">1 MiB: %s", e);
+    CHECK_STR_CONTAINS (e, "more than the limit of 1048576", ">1 MiB: %s", S (e));
     free (doc);
   }
 }
@@ -395,47 +397,47 @@ test_config_errors (void)
 
   CHECK (config_err ("{\"root\":{\"path\":\"rootfs\"}}") == NULL, "minimal config");
   e = config_err ("{\"ociVersion\":\"1.0\"}");
-  CHECK_STR_CONTAINS (e, "missing required field \"root\"", "missing root: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"root\"", "missing root: %s", S (e));
   e = config_err ("{\"root\":{}}");
-  CHECK_STR_CONTAINS (e, "missing required field \"root.path\"", "missing root.path: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"root.path\"", "missing root.path: %s", S (e));
   e = config_err ("{\"root\":\"rootfs\"}");
-  CHECK_STR_CONTAINS (e, "config.json: root: expected an object", "root string: %s", e);
+  CHECK_STR_CONTAINS (e, "config.json: root: expected an object", "root string: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\",\"readonly\":\"yes\"}}");
-  CHECK_STR_CONTAINS (e, "root.readonly: expected a boolean", "readonly string: %s", e);
+  CHECK_STR_CONTAINS (e, "root.readonly: expected a boolean", "readonly string: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\",\"path\":\"s\"}}");
-  CHECK_STR_CONTAINS (e, "config.json: duplicate field \"root.path\"", "dup root.path: %s", e);
+  CHECK_STR_CONTAINS (e, "config.json: duplicate field \"root.path\"", "dup root.path: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":{}}");
-  CHECK_STR_CONTAINS (e, "mounts: expected an array", "mounts object: %s", e);
+  CHECK_STR_CONTAINS (e, "mounts: expected an array", "mounts object: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\"},{\"destination\":\"/b\"},"
                   "{\"destination\":\"/c\"},{\"destination\":42}]}");
-  CHECK_STR_CONTAINS (e, "config.json: mounts[3].destination: expected a string", "mounts[3].destination: %s", e);
+  CHECK_STR_CONTAINS (e, "config.json: mounts[3].destination: expected a string", "mounts[3].destination: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"type\":\"bind\"}]}");
-  CHECK_STR_CONTAINS (e, "missing required field \"mounts[0].destination\"", "missing destination: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"mounts[0].destination\"", "missing destination: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"options\":[\"ro\",1]}]}");
-  CHECK_STR_CONTAINS (e, "mounts[0].options[1]: expected a string", "option number: %s", e);
+  CHECK_STR_CONTAINS (e, "mounts[0].options[1]: expected a string", "option number: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"destination\":\"/b\"}]}");
-  CHECK_STR_CONTAINS (e, "duplicate field \"mounts[0].destination\"", "dup destination: %s", e);
+  CHECK_STR_CONTAINS (e, "duplicate field \"mounts[0].destination\"", "dup destination: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"source\":null}]}");
-  CHECK_STR_CONTAINS (e, "mounts[0].source: expected a string, got null", "null source: %s", e);
+  CHECK_STR_CONTAINS (e, "mounts[0].source: expected a string, got null", "null source: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":1}]}}");
-  CHECK_STR_CONTAINS (e, "missing required field \"linux.uidMappings[0].size\"", "idmap no size: %s", e);
+  CHECK_STR_CONTAINS (e, "missing required field \"linux.uidMappings[0].size\"", "idmap no size: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":-1,"
                   "\"size\":1}]}}");
-  CHECK_STR_CONTAINS (e, "out of range", "negative hostID: %s", e);
+  CHECK_STR_CONTAINS (e, "out of range", "negative hostID: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":{\"gidMappings\":[{\"containerID\":0,\"hostID\":4294967295,"
                   "\"size\":2}]}}");
-  CHECK_STR_CONTAINS (e, "overflows", "idmap overflow: %s", e);
+  CHECK_STR_CONTAINS (e, "overflows", "idmap overflow: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":0,"
                   "\"size\":0}]}}");
-  CHECK_STR_CONTAINS (e, "out of range", "zero-size idmap: %s", e);
+  CHECK_STR_CONTAINS (e, "out of range", "zero-size idmap: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[{\"type\":5}]}}");
-  CHECK_STR_CONTAINS (e, "linux.namespaces[0].type: expected a string", "namespace type: %s", e);
+  CHECK_STR_CONTAINS (e, "linux.namespaces[0].type: expected a string", "namespace type: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"linux\":[]}");
-  CHECK_STR_CONTAINS (e, "linux: expected an object", "linux array: %s", e);
+  CHECK_STR_CONTAINS (e, "linux: expected an object", "linux array: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"annotations\":{\"a\":\"b\",\"a\":\"c\"}}");
-  CHECK_STR_CONTAINS (e, "config.json: duplicate field \"annotations.a\"", "dup annotation: %s", e);
+  CHECK_STR_CONTAINS (e, "config.json: duplicate field \"annotations.a\"", "dup annotation: %s", S (e));
   e = config_err ("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\\u0000b\"}]}");
-  CHECK_STR_CONTAINS (e, "mounts[0].destination: contains a NUL", "NUL destination: %s", e);
+  CHECK_STR_CONTAINS (e, "mounts[0].destination: contains a NUL", "NUL destination: %s", S (e));
 
   /* counts */
   {
@@ -446,19 +448,19 @@ test_config_errors (void)
       o += (size_t) sprintf (doc + o, "%s{\"destination\":\"/m\"}", i ? "," : "");
     sprintf (doc + o, "]}");
     e = config_err (doc);
-    CHECK_STR_CONTAINS (e, "mounts: 4097 entries", "too many mounts: %s", e);
+    CHECK_STR_CONTAINS (e, "mounts: 4097 entries", "too many mounts: %s", S (e));
     o = (size_t) sprintf (doc, "{\"root\":{\"path\":\"r\"},\"linux\":{\"uidMappings\":[");
     for (int i = 0; i <= NSFD_OCI_MAX_IDMAPS; i++)
       o += (size_t) sprintf (doc + o, "%s{\"containerID\":%d,\"hostID\":%d,\"size\":1}", i ? "," : "", i, i);
     sprintf (doc + o, "]}}");
     e = config_err (doc);
-    CHECK_STR_CONTAINS (e, "uidMappings: 65 entries", "too many idmaps: %s", e);
+    CHECK_STR_CONTAINS (e, "uidMappings: 65 entries", "too many idmaps: %s", S (e));
     o = (size_t) sprintf (doc, "{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"options\":[");
     for (int i = 0; i <= NSFD_OCI_MAX_MOUNT_OPTIONS; i++)
       o += (size_t) sprintf (doc + o, "%s\"ro\"", i ? "," : "");
     sprintf (doc + o, "]}]}");
     e = config_err (doc);
-    CHECK_STR_CONTAINS (e, "options: 257 entries", "too many options: %s", e);
+    CHECK_STR_CONTAINS (e, "options: 257 entries", "too many options: %s", S (e));
     free (doc);
   }
 }

@@ -1,5 +1,6 @@
 /* lib/policy.c: activation, per-container precedence, sandboxes, hostile
  * values, unknown keys, container ids. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "oci.h"
 #include "policy.h"
 #include "tap.h"
+
+#define S(x) ((x) ? (x) : "(null)")
 
 /* Builds annotations from "key", "value", ..., NULL (borrowed strings). */
 static struct nsfd_annotations
@@ -131,6 +134,72 @@ test_activation (void)
   }
 }
 
+static int
+load_state (const char *name, struct nsfd_oci_state *s)
+{
+  const char *src = getenv ("NSFD_TEST_SRCDIR");
+  char path[4096];
+  char *buf = NULL;
+  size_t len = 0;
+  nsfd_error_t err = NULL;
+  int ret = -1;
+  int fd;
+
+  snprintf (path, sizeof (path), "%s/tests/unit/data/%s", src ? src : "../..", name);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && nsfd_read_all_fd (fd, NSFD_OCI_MAX_JSON, &buf, &len, &err) == 0
+      && nsfd_oci_state_parse (buf, len, s, &err) == 0)
+    ret = 0;
+  if (ret < 0)
+    printf ("# %s: %s\n", path, err ? nsfd_error_text (err) : strerror (errno));
+  nsfd_error_free (&err);
+  free (buf);
+  if (fd >= 0)
+    close (fd);
+  return ret;
+}
+
+/* CRI-shaped documents: a containerd sandbox and a CRI-O pod whose
+ * annotations target the "app" container. */
+static void
+test_cri_documents (void)
+{
+  struct nsfd_oci_state s;
+  struct nsfd_request r;
+  const char *e;
+
+  if (load_state ("state-containerd-sandbox.json", &s) == 0)
+    {
+      CHECK (!nsfd_policy_maybe_activated (&s.annotations), "containerd sandbox document: idle");
+      e = run (&s.annotations, &r);
+      CHECK (e == NULL && r.is_sandbox && !r.activated, "containerd sandbox document: skipped");
+      nsfd_request_free (&r);
+      nsfd_oci_state_free (&s);
+    }
+  else
+    CHECK (0, "containerd sandbox document loads");
+  if (load_state ("state-crio-sidecar.json", &s) == 0)
+    {
+      e = run (&s.annotations, &r);
+      CHECK (e == NULL && !r.activated && !r.is_sandbox && strcmp (r.container_name, "logger") == 0,
+             "CRI-O sidecar document: left alone (%s)", S (e));
+      nsfd_request_free (&r);
+      nsfd_oci_state_free (&s);
+    }
+  else
+    CHECK (0, "CRI-O sidecar document loads");
+  if (load_state ("state-crio-app.json", &s) == 0)
+    {
+      e = run (&s.annotations, &r);
+      CHECK (e == NULL && r.activated && strcmp (r.persist_dest, "/data") == 0 && strcmp (r.layer_name, "web-root") == 0,
+             "CRI-O app document: activated with layer web-root (%s)", S (e));
+      nsfd_request_free (&r);
+      nsfd_oci_state_free (&s);
+    }
+  else
+    CHECK (0, "CRI-O app document loads");
+}
+
 static void
 test_sandbox (void)
 {
@@ -231,7 +300,7 @@ test_per_container (void)
   a = ann ("nsfdsuds.io/persist.app", "/data", NSFD_ANN_CRI_CONTAINER_NAME, "app", NSFD_ANN_CRIO_CONTAINER_NAME,
            "other", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "disagree", "conflicting names: %s", e);
+  CHECK_STR_CONTAINS (e, "disagree", "conflicting names: %s", S (e));
 }
 
 static void
@@ -244,17 +313,17 @@ test_errors (void)
 
   a = ann ("nsfdsuds.io/persits", "/data", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/persits\": unknown key", "typo: %s", e);
+  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/persits\": unknown key", "typo: %s", S (e));
   CHECK_STR_CONTAINS (e, "fix the spelling", "typo says what to do");
   a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/", "x", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "unknown key", "bare prefix: %s", e);
+  CHECK_STR_CONTAINS (e, "unknown key", "bare prefix: %s", S (e));
   a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/Persist", "/x", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "unknown key", "case matters: %s", e);
+  CHECK_STR_CONTAINS (e, "unknown key", "case matters: %s", S (e));
   a = ann ("nsfdsuds.io/persistx.app", "/data", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "unknown key", "unknown per-container key: %s", e);
+  CHECK_STR_CONTAINS (e, "unknown key", "unknown per-container key: %s", S (e));
 
   /* invalid container names in the per-container form */
   const char *bad_names[] = { "nsfdsuds.io/persist.", "nsfdsuds.io/persist.-app", "nsfdsuds.io/persist.a/b",
@@ -263,22 +332,22 @@ test_errors (void)
     {
       a = ann (bad_names[i], "/data", NULL);
       e = run (&a, &r);
-      CHECK_STR_CONTAINS (e, "is not a valid container name", "bad container name %zu: %s", i, e);
+      CHECK_STR_CONTAINS (e, "is not a valid container name", "bad container name %zu: %s", i, S (e));
     }
 
   /* options without persist */
   a = ann ("nsfdsuds.io/layer", "x", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/layer\" has no effect without", "layer alone: %s", e);
+  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/layer\" has no effect without", "layer alone: %s", S (e));
   a = ann ("nsfdsuds.io/lower", "/base", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/lower\" has no effect", "lower alone: %s", e);
+  CHECK_STR_CONTAINS (e, "\"nsfdsuds.io/lower\" has no effect", "lower alone: %s", S (e));
   a = ann ("nsfdsuds.io/keep-volume-visible", "true", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "has no effect", "keep-volume-visible alone: %s", e);
+  CHECK_STR_CONTAINS (e, "has no effect", "keep-volume-visible alone: %s", S (e));
   a = ann ("nsfdsuds.io/persist.app", "/data", "nsfdsuds.io/layer.db", "x", NSFD_ANN_CRI_CONTAINER_NAME, "app", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "container \"db\" has no", "layer.db without persist.db: %s", e);
+  CHECK_STR_CONTAINS (e, "container \"db\" has no", "layer.db without persist.db: %s", S (e));
   a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/layer.db", "x", NSFD_ANN_CRI_CONTAINER_NAME, "db", NULL);
   e = run (&a, &r);
   CHECK (e == NULL && r.activated && strcmp (r.layer_name, "x") == 0, "layer.db with pod-wide persist ok");
@@ -342,7 +411,7 @@ test_errors (void)
 
   a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/lower", "/data/", NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "also the persist volume", "lower == persist: %s", e);
+  CHECK_STR_CONTAINS (e, "also the persist volume", "lower == persist: %s", S (e));
 
   /* keep-volume-visible values */
   const char *bools[] = { "yes", "True", "1", "", "true ", "TRUE" };
@@ -350,7 +419,7 @@ test_errors (void)
     {
       a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/keep-volume-visible", bools[i], NULL);
       e = run (&a, &r);
-      CHECK (e && strstr (e, "nsfdsuds.io/keep-volume-visible"), "keep-volume-visible \"%s\": %s", bools[i], e);
+      CHECK (e && strstr (e, "nsfdsuds.io/keep-volume-visible"), "keep-volume-visible \"%s\": %s", bools[i], S (e));
     }
 
   /* layer names */
@@ -360,7 +429,7 @@ test_errors (void)
     {
       a = ann ("nsfdsuds.io/persist", "/data", "nsfdsuds.io/layer", bad_layers[i], NULL);
       e = run (&a, &r);
-      CHECK (e && strstr (e, "nsfdsuds.io/layer"), "bad layer %zu: %s", i, e);
+      CHECK (e && strstr (e, "nsfdsuds.io/layer"), "bad layer %zu: %s", i, S (e));
     }
   const char *good_layers[] = { "a", "...", "x.y", "A-Z_0.9",
                                 "x23456789012345678901234567890123456789012345678901234567890123" };
@@ -376,7 +445,7 @@ test_errors (void)
   a = ann ("nsfdsuds.io/persist.app", "/data", "nsfdsuds.io/persist.db", "../x", NSFD_ANN_CRI_CONTAINER_NAME, "app",
            NULL);
   e = run (&a, &r);
-  CHECK_STR_CONTAINS (e, "nsfdsuds.io/persist.db", "bad value for another container: %s", e);
+  CHECK_STR_CONTAINS (e, "nsfdsuds.io/persist.db", "bad value for another container: %s", S (e));
 }
 
 static void
@@ -431,6 +500,7 @@ main (void)
 {
   test_activation ();
   test_sandbox ();
+  test_cri_documents ();
   test_per_container ();
   test_errors ();
   test_normalize ();

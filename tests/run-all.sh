@@ -1,0 +1,163 @@
+#!/bin/bash
+# The whole suite on a Debian 12 machine, as root:
+#
+#   tests/run-all.sh [--host-only | --sid-only] [--asan] [--filter REGEX] [--no-deps]
+#
+#   1. tests/install-deps.sh (skipped with --no-deps)
+#   2. configure + build into build/ (RelWithDebInfo; --asan: -DNSFD_SANITIZE=ON into
+#      build-asan/), then ctest
+#   3. tests/bats/*.bats on the host (TAP)
+#   4. the same files in the Debian sid tree (tests/sid/run-sid-suite.sh)
+#   5. a final leak check on the host (tests/bats/zz-final-leak-check.bats)
+#
+# --filter REGEX runs only the bats files whose name matches (the leak check always runs).
+# The last line is "N passed, N failed, N skipped" over ctest and both bats runs; the exit
+# status is non-zero if anything failed. Logs go to $NSFD_LOG_DIR (default build*/test-logs).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+host=1 sid=1 asan=0 deps=1 filter=''
+while (($#)); do
+	case $1 in
+	--host-only) sid=0; shift ;;
+	--sid-only) host=0; shift ;;
+	--asan) asan=1; shift ;;
+	--filter) filter=$2; shift 2 ;;
+	--no-deps) deps=0; shift ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run-all: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[[ $(id -u) == 0 ]] || { echo "run-all: must run as root" >&2; exit 2; }
+
+start=$SECONDS
+build=$repo/build
+cmake_opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+sid_opts=()
+if ((asan)); then
+	build=$repo/build-asan
+	cmake_opts+=(-DNSFD_SANITIZE=ON)
+	sid_opts+=(--asan)
+	# Leaks are reported by the unit tests' own checks; keep ASan quiet about them here.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+fi
+logs=${NSFD_LOG_DIR:-$build/test-logs}
+
+passed=0 failed=0 skipped=0
+phase () { printf '\n=== %s (%ds)\n' "$*" "$((SECONDS - start))"; }
+count () { # NAME PASSED FAILED SKIPPED
+	printf '%s: %d passed, %d failed, %d skipped\n' "$1" "$2" "$3" "$4"
+	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
+}
+
+# Counts from a TAP log; tests the plan announced but that never reported count as failed.
+count_tap () { # NAME LOG STATUS
+	local name=$1 log=$2 st=$3 ok nok skip plan=0 results
+	ok=$(grep -c '^ok ' "$log" || true)
+	skip=$(grep -Ec '^ok .* # (skip|SKIP)' "$log" || true)
+	nok=$(grep -c '^not ok ' "$log" || true)
+	while read -r n; do plan=$((plan + n)); done < <(sed -n 's/^1\.\.\([0-9]\+\)$/\1/p' "$log")
+	results=$((ok + nok))
+	if ((results < plan)); then
+		echo "$name: $((plan - results)) planned tests did not report"
+		nok=$((nok + plan - results))
+	fi
+	if ((st != 0 && nok == 0)); then
+		echo "$name: bats exited with status $st without a failing test"
+		nok=1
+	fi
+	count "$name" $((ok - skip)) "$nok" "$skip"
+}
+
+if ((deps)); then
+	phase "dependencies"
+	"$repo/tests/install-deps.sh"
+fi
+mkdir -p "$logs"
+
+# Which bats files run; the leak check is not one of them, it runs at the end.
+bats_files=()
+for f in "$repo"/tests/bats/*.bats; do
+	b=${f##*/}
+	[[ $b == zz-final-leak-check.bats ]] && continue
+	[[ -n $filter && ! $b =~ $filter ]] && continue
+	bats_files+=("$f")
+done
+leak_check=$repo/tests/bats/zz-final-leak-check.bats
+
+# One suite root and id prefix for the whole run, host and sid alike.
+export NSFD_SUITE_TMP
+NSFD_SUITE_TMP=$(mktemp -d /tmp/nsfd-suite.XXXXXX)
+# A user-namespaced container's root (host uid 100000) must traverse to its bundle.
+chmod 755 "$NSFD_SUITE_TMP"
+export NSFD_SUITE_CACHE=$NSFD_SUITE_TMP/.cache
+export NSFD_ID_PREFIX
+NSFD_ID_PREFIX=nsfdt$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+export NSFD_BUILD_DIR=$build
+export NSFD_LEAK_BUILD_DIRS="$build $repo/build-sid $repo/build-sid-asan"
+export NSFD_LEAK_BASELINE=$NSFD_SUITE_TMP/.cache/baseline
+mkdir -p "$NSFD_LEAK_BASELINE"
+find /run/nsfdsuds -type s 2>/dev/null | sort >"$NSFD_LEAK_BASELINE/sockets" || true
+echo "suite root $NSFD_SUITE_TMP, container id prefix $NSFD_ID_PREFIX, logs in $logs"
+
+bats_timeout=${NSFD_BATS_TIMEOUT:-1200}
+
+if ((host)); then
+	phase "build ($build)"
+	if cmake -S "$repo" -B "$build" "${cmake_opts[@]}" >"$logs/build.log" 2>&1 &&
+		cmake --build "$build" -j2 >>"$logs/build.log" 2>&1; then
+		echo "build: ok"
+		phase "ctest"
+		ctest_st=0
+		(cd "$build" && ctest --output-on-failure -j2 --timeout 300) 2>&1 | tee "$logs/ctest.log" || ctest_st=$?
+		total=$(sed -n 's/.* tests failed out of \([0-9]\+\)$/\1/p' "$logs/ctest.log" | tail -n1)
+		cfail=$(sed -n 's/.*, \([0-9]\+\) tests\{0,1\} failed out of .*/\1/p' "$logs/ctest.log" | tail -n1)
+		cskip=$(grep -c '(Skipped)$' "$logs/ctest.log" || true)
+		total=${total:-0} cfail=${cfail:-0}
+		if ((total == 0)) && ! grep -q 'No tests were found' "$logs/ctest.log"; then
+			echo "ctest: no summary line (status $ctest_st)"
+			cfail=1
+		fi
+		count ctest $((total - cfail - cskip)) "$cfail" "$cskip"
+	else
+		tail -n 40 "$logs/build.log"
+		echo "build: FAILED (log: $logs/build.log); host tests that need the binaries will skip"
+		count build 0 1 0
+	fi
+
+	phase "bats on the host (${#bats_files[@]} files)"
+	host_st=0
+	if ((${#bats_files[@]})); then
+		timeout -k 10 "$bats_timeout" bats --tap "${bats_files[@]}" </dev/null 2>&1 |
+			tee "$logs/bats-host.tap" || host_st=$?
+		echo
+		count_tap "bats host" "$logs/bats-host.tap" "$host_st"
+	fi
+fi
+
+if ((sid)); then
+	phase "bats in the sid tree"
+	sid_st=0
+	timeout -k 10 "$bats_timeout" "$repo/tests/sid/run-sid-suite.sh" "${sid_opts[@]}" \
+		"${bats_files[@]}" "$leak_check" </dev/null 2>&1 | tee "$logs/bats-sid.tap" || sid_st=$?
+	echo
+	count_tap "bats sid" "$logs/bats-sid.tap" "$sid_st"
+fi
+
+phase "final leak check (host)"
+leak_st=0
+bats --tap "$leak_check" </dev/null 2>&1 | tee "$logs/leak-check.tap" || leak_st=$?
+echo
+count_tap "leak check" "$logs/leak-check.tap" "$leak_st"
+
+# The suite root goes only if nothing is mounted below it any more.
+if [[ -z $(awk -v d="$NSFD_SUITE_TMP/" 'index($5, d) == 1' /proc/self/mountinfo) ]]; then
+	rm -rf --one-file-system "$NSFD_SUITE_TMP"
+else
+	echo "run-all: leaving $NSFD_SUITE_TMP, something is still mounted below it"
+fi
+
+phase "done in $((SECONDS - start))s"
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))

@@ -1,0 +1,87 @@
+#!/bin/bash
+# The bats suite inside a Debian sid tree: runc 1.3.6 (pre-opened root), crun 1.28.
+#
+#   tests/sid/run-sid-suite.sh [--tree DIR] [--asan] [BATS_FILE...]
+#
+# Outside the tree: makes or reuses the tree (make-tree.sh), then re-runs itself in it
+# through enter.sh. Inside: builds the project into build-sid (the tree's glibc differs
+# from the host's), exports NSFD_SID=1, NSFD_SUITE=sid and the runtime versions, and runs
+# the given bats files (default: tests/bats/*.bats) with zz-final-leak-check.bats last,
+# as TAP on stdout. A failed build is reported as a "not ok" line and the bats files still
+# run (tests that need the binaries skip). Exit status: non-zero if anything failed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tree=${NSFD_SID_TREE:-/var/cache/nsfdsuds-test/sid}
+asan=0 inside=0
+while (($#)); do
+	case $1 in
+	--tree) tree=$2; shift 2 ;;
+	--asan) asan=1; shift ;;
+	--inside) inside=1; shift ;;
+	--) shift; break ;;
+	-*) echo "run-sid-suite: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+
+if ((inside == 0)); then
+	tree=$("$repo/tests/sid/make-tree.sh" "$tree" | tail -n1)
+	args=(--inside)
+	((asan)) && args+=(--asan)
+	exec "$repo/tests/sid/enter.sh" "$tree" -- /bin/bash "$repo/tests/sid/run-sid-suite.sh" "${args[@]}" "$@"
+fi
+
+# --- inside the tree ---
+cd "$repo"
+build=$repo/build-sid
+cmake_opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNSFD_BUILD_TESTS=OFF)
+if ((asan)); then
+	build=$repo/build-sid-asan
+	cmake_opts+=(-DNSFD_SANITIZE=ON)
+fi
+
+rc=0
+mkdir -p "$build"
+build_log=$build/build.log
+echo "# sid: building into $build"
+if cmake -S "$repo" -B "$build" "${cmake_opts[@]}" >"$build_log" 2>&1 &&
+	cmake --build "$build" -j2 >>"$build_log" 2>&1; then
+	build_ok=1
+else
+	build_ok=0
+	rc=1
+	sed 's/^/# /' "$build_log" | tail -n 30
+fi
+
+export NSFD_SID=1 NSFD_SUITE=sid
+export NSFD_BUILD_DIR=$build
+export NSFD_RUNC_VERSION NSFD_CRUN_VERSION
+NSFD_RUNC_VERSION=$(runc --version | awk 'NR == 1 { v = $3; sub(/[+~-].*/, "", v); print v }')
+NSFD_CRUN_VERSION=$(crun --version | awk 'NR == 1 { print $3 }')
+# /tmp is this namespace's own tmpfs: nothing here outlives the run.
+export NSFD_SUITE_TMP=/tmp/nsfd-suite-sid
+export NSFD_SUITE_CACHE=$NSFD_SUITE_TMP/.cache
+export NSFD_ID_PREFIX=${NSFD_ID_PREFIX:-nsfdt}
+export NSFD_LEAK_BUILD_DIRS=$build
+unset NSFD_LEAK_BASELINE RUNC CRUN
+mkdir -p "$NSFD_SUITE_TMP"
+echo "# sid: runc $NSFD_RUNC_VERSION, crun $NSFD_CRUN_VERSION, bats $(bats --version | awk '{ print $2 }')"
+
+files=()
+if (($#)); then
+	files=("$@")
+else
+	for f in "$repo"/tests/bats/*.bats; do
+		[[ ${f##*/} == zz-final-leak-check.bats ]] || files+=("$f")
+	done
+fi
+files+=("$repo/tests/bats/zz-final-leak-check.bats")
+
+# Numbered after the bats results so the TAP stays parseable by line.
+bats --tap "${files[@]}" </dev/null || rc=1
+echo
+if ((build_ok == 0)); then
+	echo "not ok - sid: build of $build failed (log: $build_log)"
+fi
+exit $rc
