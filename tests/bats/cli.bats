@@ -272,3 +272,12 @@ same_as_pid() {
   run -127 "$NSFD" connect "$T/s" -- /nonexistent-program
   [ "$status" -eq 127 ]
 }
+
+@test "modern: connect --enter pid runs PROGRAM as a child in the server's pid namespace" {
+  unshare -p -f --kill-child sh -c "'$NSFD' serve '$T/s' 2>/dev/null; sleep 3" &
+  PIDS+=($!)
+  wait_sock "$T/s"
+  run "$NSFD" connect "$T/s" --enter pid -- sh -c 'echo $$; exit 7'
+  [ "$status" -eq 7 ]
+  [ "$output" -lt 10 ]
+}

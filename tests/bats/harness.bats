@@ -211,6 +211,7 @@ _detached () {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"not ok 1 fails midway"* ]]
+	[ -s "$root/pid" ] || { echo "the nested test stopped before its last step"; false; }
 	# The failing test's own teardown must have succeeded: no cleanup complaint.
 	[[ $output != *nsfd_cleanup:* ]]
 	run nsfd_container_state runc "$id1"
