@@ -69,7 +69,7 @@ nsfd_config_defaults (struct nsfd_config *c)
   c->log_level = NSFD_LOG_INFO;
   c->log_sinks = NSFD_LOG_SINK_SYSLOG | NSFD_LOG_SINK_STDERR;
   c->runtime_path = strdup ("/usr/bin/runc");
-  c->on_image_change = strdup ("warn");
+  c->on_image_change = strdup ("refuse");
 }
 
 static int

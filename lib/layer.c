@@ -15,6 +15,8 @@
 #include "safepath.h"
 
 #define META_MAX (64 * 1024)
+
+static int lock_layer (int dir_fd, nsfd_error_t *err);
 #define LOCK_WAIT_MS 5000
 
 void
@@ -32,7 +34,8 @@ nsfd_layer_close (struct nsfd_layer *l)
   nsfd_closep (&l->work_fd);
   free (l->path);
   free (l->lower_id);
-  l->path = l->lower_id = NULL;
+  free (l->created_at);
+  l->path = l->lower_id = l->created_at = NULL;
 }
 
 static void
@@ -83,19 +86,34 @@ json_escape (const char *in, char *out, size_t cap)
   out[o] = '\0';
 }
 
+/* layer.json.  created_at NULL: now.  lower_id/previous may be NULL. */
 static int
-write_meta (int dirfd, nsfd_error_t *err)
+write_meta_full (int dirfd, const char *created_at, const char *lower_id, const char *previous,
+                 nsfd_error_t *err)
 {
-  char buf[512], when[32];
+  char buf[1024], when[32], now[32];
   int n;
 
-  now_iso (when);
+  now_iso (now);
+  snprintf (when, sizeof (when), "%s", created_at ? created_at : now);
   n = snprintf (buf, sizeof (buf),
                 "{\n  \"format\": %d,\n  \"xattrs\": \"trusted\",\n"
                 "  \"overlayOptions\": \"%s\",\n  \"createdAt\": \"%s\",\n"
-                "  \"createdBy\": \"nsfdsuds %s\"\n}\n",
+                "  \"createdBy\": \"nsfdsuds %s\"",
                 NSFD_LAYER_FORMAT, NSFD_LAYER_OVERLAY_OPTIONS, when, NSFD_VERSION);
+  if (lower_id)
+    n += snprintf (buf + n, sizeof (buf) - (size_t) n, ",\n  \"lowerId\": \"%s\"", lower_id);
+  if (previous)
+    n += snprintf (buf + n, sizeof (buf) - (size_t) n,
+                   ",\n  \"previousLowerId\": \"%s\",\n  \"lowerChangedAt\": \"%s\"", previous, now);
+  n += snprintf (buf + n, sizeof (buf) - (size_t) n, "\n}\n");
   return nsfd_write_file_atomic (dirfd, NSFD_LAYER_META, buf, (size_t) n, 0600, err);
+}
+
+static int
+write_meta (int dirfd, nsfd_error_t *err)
+{
+  return write_meta_full (dirfd, NULL, NULL, NULL, err);
 }
 
 static int
@@ -109,6 +127,7 @@ check_meta (struct nsfd_layer *l, nsfd_error_t *err)
   const char *fmt_path[] = { "format", NULL };
   const char *x_path[] = { "xattrs", NULL };
   const char *lower_path[] = { "lowerId", NULL };
+  const char *created_path[] = { "createdAt", NULL };
 
   if (nsfd_read_file_at (l->dir_fd, NSFD_LAYER_META, META_MAX, &buf, &len, err) < 0)
     return nsfd_error_wrap (err, "layer metadata in \"%s\"", l->path);
@@ -132,6 +151,9 @@ check_meta (struct nsfd_layer *l, nsfd_error_t *err)
   v = yajl_tree_get (tree, lower_path, yajl_t_string);
   if (v != NULL)
     l->lower_id = strdup (json_str (v));
+  v = yajl_tree_get (tree, created_path, yajl_t_string);
+  if (v != NULL)
+    l->created_at = strdup (json_str (v));
   return 0;
 }
 
@@ -421,4 +443,48 @@ nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *er
     r = 0;
   (void) flock (layer_dir_fd, LOCK_UN);
   return r < 0 ? r : 0;
+}
+
+static bool
+valid_lower_id (const char *id)
+{
+  size_t n = strlen (id);
+  if (n == 0 || n > 64)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == ':'))
+      return false;
+  return true;
+}
+
+int
+nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
+                        nsfd_error_t *err)
+{
+  char *copy;
+  int r;
+
+  if (!valid_lower_id (lower_id))
+    return nsfd_make_error (err, EINVAL, "invalid lower fingerprint");
+  if (l->lower_id && strcmp (l->lower_id, lower_id) == 0)
+    return 0;
+  if (l->lower_id && refuse && !accept)
+    return nsfd_make_error (err, ESTALE,
+                            "the image under layer \"%s\" changed since the layer last ran on it "
+                            "(recorded %s, now %s). An upper layer made on one image can be inconsistent "
+                            "with another, so nsfdsuds refuses by default. If the new image is intended, set "
+                            "the annotation nsfdsuds.io/accept-image-change=\"true\" for one start; the node "
+                            "admin can also set onImageChange to \"warn\"",
+                            l->path, l->lower_id, lower_id);
+  if (lock_layer (l->dir_fd, err) < 0)
+    return -1;
+  r = write_meta_full (l->dir_fd, l->created_at, lower_id, l->lower_id, err);
+  (void) flock (l->dir_fd, LOCK_UN);
+  if (r < 0)
+    return nsfd_error_wrap (err, "recording the lower fingerprint of layer \"%s\"", l->path);
+  r = l->lower_id ? 1 : 0;
+  copy = strdup (lower_id);
+  free (l->lower_id);
+  l->lower_id = copy;
+  return r;
 }

@@ -34,7 +34,8 @@ struct nsfd_layer
   int work_fd;
   char *path;        /* canonical host path of the layer directory */
   bool created;      /* made by this call */
-  char *lower_id;    /* lower identity recorded in layer.json, or NULL */
+  char *lower_id;    /* lower fingerprint recorded in layer.json, or NULL */
+  char *created_at;
 };
 
 void nsfd_layer_init (struct nsfd_layer *l);
@@ -59,6 +60,13 @@ int nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pi
 int nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t pid, nsfd_error_t *err);
 /* Removes the record if it names container_id; 0 when there was nothing. */
 int nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *err);
+
+/* Compares the lower's fingerprint with the one recorded in layer.json.
+ * Same: 0.  None recorded yet: records it, 0.  Different: with refuse and
+ * not accept, fails with ESTALE naming both; otherwise records the new one
+ * (keeping the previous) and returns 1 so the caller can log it. */
+int nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
+                            nsfd_error_t *err);
 
 /* Helpers exposed for tests and the CLI. */
 int nsfd_proc_start_time (pid_t pid, unsigned long long *out);

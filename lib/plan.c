@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "log.h"
+#include "lowerid.h"
 #include "mounttable.h"
 #include "safepath.h"
 
@@ -121,6 +123,7 @@ nsfd_plan_resolve (const struct nsfd_config *cfg, const char *id, const char *bu
   p->bundle = strdup (bundle);
   p->req.activated = req->activated;
   p->req.keep_volume_visible = req->keep_volume_visible;
+  p->req.accept_image_change = req->accept_image_change;
   p->req.container_name = dup_or_null (req->container_name);
   p->req.persist_dest = dup_or_null (req->persist_dest);
   p->req.lower_dest = dup_or_null (req->lower_dest);
@@ -225,6 +228,19 @@ nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_e
     if (nsfd_layer_open (vdir, p->req.layer_name, &lower_root, &p->layer, err) < 0)
       return nsfd_error_wrap (err, "persistent volume \"%s\" (annotation nsfdsuds.io/persist=%s)",
                               p->volume_path, p->req.persist_dest);
+  }
+  {
+    char lower_id[NSFD_LOWERID_LEN + 1];
+    int changed;
+    if (nsfd_lowerid_compute (p->lower_fd >= 0 ? p->lower_fd : root_fd, lower_id, err) < 0)
+      return nsfd_error_wrap (err, "fingerprint of the lower layer");
+    changed = nsfd_layer_check_lower (&p->layer, lower_id, strcmp (cfg->on_image_change, "refuse") == 0,
+                                      p->req.accept_image_change, err);
+    if (changed < 0)
+      return -1;
+    if (changed > 0)
+      nsfd_log (NSFD_LOG_WARNING, p->id, "the image under layer %s changed; now %s (accepted)", p->layer.path,
+                lower_id);
   }
   n = readlink (nsfd_fd_path (p->layer.upper_fd, proc), real, sizeof (real) - 1);
   if (n < 0)

@@ -24,12 +24,14 @@ enum key_kind
   KEY_LOWER,
   KEY_KEEP_VISIBLE,
   KEY_LAYER,
+  KEY_ACCEPT_IMAGE_CHANGE,
   KEY__COUNT,
 };
 
-static const char *const key_names[KEY__COUNT] = { "persist", "lower", "keep-volume-visible", "layer" };
+static const char *const key_names[KEY__COUNT] = { "persist", "lower", "keep-volume-visible", "layer",
+                                                                   "accept-image-change" };
 
-#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer"
+#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer, accept-image-change"
 
 static bool
 is_sandbox (const struct nsfd_annotations *a)
@@ -268,6 +270,7 @@ check_value (const struct our_key *k, nsfd_error_t *err)
     case KEY_LOWER:
       return parse_path_value (k->full, k->value, &path, err);
     case KEY_KEEP_VISIBLE:
+    case KEY_ACCEPT_IMAGE_CHANGE:
       return parse_bool_value (k->full, k->value, &b, err);
     case KEY_LAYER:
       return check_layer_name (k->full, k->value, err);
@@ -418,6 +421,13 @@ policy_parse (const struct nsfd_annotations *a, struct nsfd_request *out, nsfd_e
     {
       ret = parse_bool_value (eff[KEY_KEEP_VISIBLE]->full, eff[KEY_KEEP_VISIBLE]->value, &out->keep_volume_visible,
                               err);
+      if (ret < 0)
+        return ret;
+    }
+  if (eff[KEY_ACCEPT_IMAGE_CHANGE])
+    {
+      ret = parse_bool_value (eff[KEY_ACCEPT_IMAGE_CHANGE]->full, eff[KEY_ACCEPT_IMAGE_CHANGE]->value,
+                              &out->accept_image_change, err);
       if (ret < 0)
         return ret;
     }

@@ -20,6 +20,7 @@ struct nsfd_request
   char *persist_dest;     /* normalised absolute path inside the container */
   char *lower_dest;       /* optional read-only base volume, or NULL */
   int keep_volume_visible;
+  int accept_image_change;  /* the lower changed and the user says that is fine */
   char *layer_name;       /* directory name of the layer inside the volume */
 };
 

@@ -13,7 +13,7 @@ set -euo pipefail
 MIRROR=${NSFD_SID_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(runc crun containerd podman cmake gcc libc6-dev pkg-config libyajl-dev
           libmount-dev busybox-static bats make python3 jq iproute2 util-linux mount
-          procps uidmap)
+          procps uidmap file)
 STAMP=.nsfd-tree-stamp
 
 force=0
@@ -34,6 +34,52 @@ if [[ $force == 0 && -f $dir/$STAMP ]] && grep -qxF "$want" "$dir/$STAMP"; then
 	exit 0
 fi
 
+# install_packages TREE LOG: the package list into TREE, with services kept from starting.
+install_packages () {
+	local tree=$1 log=$2
+	printf '#!/bin/sh\nexit 101\n' >"$tree/usr/sbin/policy-rc.d"
+	chmod 755 "$tree/usr/sbin/policy-rc.d"
+	echo "deb $MIRROR sid main" >"$tree/etc/apt/sources.list"
+	# Mirrors here may be frozen snapshots whose Release files are past Valid-Until.
+	echo 'Acquire::Check-Valid-Until "false";' >"$tree/etc/apt/apt.conf.d/99nsfd-snapshot"
+	log "installing ${#PACKAGES[@]} packages"
+	# A private mount namespace: /proc for maintainer scripts vanishes with it.
+	if ! unshare -m --propagation private -- /bin/sh -c '
+		set -e
+		mount -t proc proc "$1/proc"
+		tree=$1; shift
+		chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+			sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $* && apt-get clean"
+	' sh "$tree" "${PACKAGES[@]}" >>"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		die "package installation failed (full log: $log)"
+	fi
+	rm -f "$tree/usr/sbin/policy-rc.d"
+}
+
+# write_stamp TREE: marks TREE complete; lists the packages and the runtime versions.
+write_stamp () {
+	{
+		echo "$want"
+		chroot "$1" dpkg-query -W -f '${Package} ${Version}\n' runc crun containerd podman bats
+		echo "built $(date -u +%FT%TZ) in $((SECONDS - start))s"
+	} >"$1/$STAMP"
+}
+
+start=$SECONDS
+# A complete tree with another package list is updated in place (the stamp goes first, so
+# an interrupted update leaves a tree that is rebuilt next time).
+if [[ $force == 0 && -f $dir/$STAMP ]]; then
+	log "updating the package set of $dir"
+	rm -f "$dir/$STAMP"
+	install_packages "$dir" "$dir.update.log"
+	write_stamp "$dir"
+	rm -f "$dir.update.log"
+	log "done in $((SECONDS - start))s: $dir"
+	echo "$dir"
+	exit 0
+fi
+
 # Never rm -rf across a mount: a half-torn-down tree could still have /dev or /sys bound in.
 mounted_under () { awk -v p="$1/" 'index($5"/", p) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 for d in "$dir" "$dir.partial"; do
@@ -42,39 +88,14 @@ done
 
 rm -rf --one-file-system "$dir.partial"
 mkdir -p "$(dirname "$dir")"
-start=$SECONDS
 log "debootstrap --variant=minbase sid into $dir.partial (mirror $MIRROR)"
 if ! debootstrap --variant=minbase sid "$dir.partial" "$MIRROR" >"$dir.partial.log" 2>&1; then
 	tail -n 20 "$dir.partial.log" >&2
 	die "debootstrap failed (full log: $dir.partial.log)"
 fi
 
-# Services must not start inside the tree while packages are installed.
-printf '#!/bin/sh\nexit 101\n' >"$dir.partial/usr/sbin/policy-rc.d"
-chmod 755 "$dir.partial/usr/sbin/policy-rc.d"
-echo "deb $MIRROR sid main" >"$dir.partial/etc/apt/sources.list"
-# Mirrors here may be frozen snapshots whose Release files are past Valid-Until.
-echo 'Acquire::Check-Valid-Until "false";' >"$dir.partial/etc/apt/apt.conf.d/99nsfd-snapshot"
-
-log "installing ${#PACKAGES[@]} packages"
-# A private mount namespace: /proc for maintainer scripts vanishes with it.
-if ! unshare -m --propagation private -- /bin/sh -c '
-	set -e
-	mount -t proc proc "$1/proc"
-	tree=$1; shift
-	chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-		sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $* && apt-get clean"
-' sh "$dir.partial" "${PACKAGES[@]}" >>"$dir.partial.log" 2>&1; then
-	tail -n 20 "$dir.partial.log" >&2
-	die "package installation failed (full log: $dir.partial.log)"
-fi
-rm -f "$dir.partial/usr/sbin/policy-rc.d"
-
-{
-	echo "$want"
-	chroot "$dir.partial" dpkg-query -W -f '${Package} ${Version}\n' runc crun containerd podman bats
-	echo "built $(date -u +%FT%TZ) in $((SECONDS - start))s"
-} >"$dir.partial/$STAMP"
+install_packages "$dir.partial" "$dir.partial.log"
+write_stamp "$dir.partial"
 
 if [[ -e $dir ]]; then
 	mounted_under "$dir" && die "something is mounted under $dir"

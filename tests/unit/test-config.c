@@ -44,7 +44,7 @@ check_defaults (const struct nsfd_config *c, const char *what)
   CHECK (c->log_level == NSFD_LOG_INFO, "%s: info", what);
   CHECK (c->log_sinks == (NSFD_LOG_SINK_SYSLOG | NSFD_LOG_SINK_STDERR), "%s: both sinks", what);
   CHECK (c->runtime_path && strcmp (c->runtime_path, "/usr/bin/runc") == 0, "%s: runtimePath", what);
-  CHECK (c->on_image_change && strcmp (c->on_image_change, "warn") == 0, "%s: onImageChange", what);
+  CHECK (c->on_image_change && strcmp (c->on_image_change, "refuse") == 0, "%s: onImageChange", what);
 }
 
 static void

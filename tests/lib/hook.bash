@@ -1,0 +1,209 @@
+# Helpers for the hook-mode system tests (tests/bats/hook-*.bats). Load after common:
+#
+#   load ../lib/common
+#   load ../lib/hook
+#
+# and use `teardown () { nsfd_hook_teardown; }` (it stops the syslog listener, removes
+# the /dev/log it bound, then runs nsfd_cleanup).
+#
+#   nsfd_hook_config [JQ_FILTER]       a config file allowing $(nsfd_tmpdir vols); prints its path
+#   nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]
+#                                      nsfd_bundle plus the three hook stages
+#   nsfd_hook_volume [NAME]            a volume dir under the allowed prefix; prints its path
+#   nsfd_tree_digest DIR               a listing (type, mode, owner, size, link, sha256) of DIR
+#   nsfd_hook_snapshot FILE            host mount table minus other people's /tmp mounts
+#   nsfd_hook_assert_clean ID BEFORE   no mount change, no /run/nsfdsuds/ID, no mounter left
+#   nsfd_syslog_start                  a /dev/log listener (skips the test if /dev/log is
+#                                      someone else's); lines go to $(nsfd_syslog_file)
+#   nsfd_syslog_wait REGEX [SECS]      bounded wait for a matching log line
+#   nsfd_wait_gone PID [SECS]          bounded wait for a process to exit
+#   nsfd_mounter_pids                  pids of nsfdsuds-hook processes holding this test's files
+
+NSFD_HOOK_RUNDIR=/run/nsfdsuds
+
+# nsfd_hook_config [JQ_FILTER]: write a config (root-owned, 0644) that allows volumes
+# under $(nsfd_tmpdir vols), logs at debug level to stderr and syslog, and apply an
+# optional jq edit (e.g. '.mounterLifetimeSeconds = 3'). Prints the path.
+nsfd_hook_config () {
+	local dir cfg vols
+	dir=$(nsfd_tmpdir etc)
+	vols=$(nsfd_tmpdir vols)
+	cfg=$dir/config.json
+	jq -n --arg v "$vols" '{allowedVolumePrefixes: [$v], logLevel: "debug", log: ["stderr", "syslog"],
+		handshakeTimeoutSeconds: 10, mounterLifetimeSeconds: 60}' | jq "${1:-.}" >"$cfg" || return 1
+	chmod 0644 "$cfg"
+	printf '%s\n' "$cfg"
+}
+
+# nsfd_hook_volume [NAME]: a fresh volume directory under the allowed prefix.
+nsfd_hook_volume () {
+	nsfd_tmpdir "vols/${1:-vol}"
+}
+
+# nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]: the bundle with
+# nsfdsuds-hook registered at createRuntime, createContainer and poststop (each with
+# --config CFG), minus the stages named by --without.
+nsfd_hook_bundle () {
+	local dir=$1 cfg=$2 st
+	shift 2
+	local -A skip=()
+	local -a rest=() hooks=()
+	while (($#)); do
+		if [[ $1 == --without ]]; then
+			skip[$2]=1
+			shift 2
+		else
+			rest+=("$1")
+			shift
+		fi
+	done
+	for st in createRuntime createContainer poststop; do
+		[[ -n ${skip[$st]:-} ]] && continue
+		hooks+=(--hook "$st" "$NSFD_HOOK_BIN" --config "$cfg" "$st")
+	done
+	nsfd_bundle "$dir" "${rest[@]}" "${hooks[@]}"
+}
+
+# nsfd_tree_digest DIR: one line per entry (path, type, mode, uid:gid, size of files,
+# link target) and the sha256 of every regular file, sorted. Timestamps are left out.
+# Does not cross into other filesystems.
+nsfd_tree_digest () {
+	(
+		cd "$1" || exit 1
+		find . -xdev -printf '%p %y %m %U:%G %l\n' | LC_ALL=C sort
+		find . -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+	)
+}
+
+# nsfd_hook_snapshot FILE: nsfd_mount_snapshot without mounts under /tmp that are not
+# this test's (other suites may run on the same machine at the same time).
+nsfd_hook_snapshot () {
+	local mine
+	mine=$(nsfd_tmpdir)
+	awk -v mine="$mine" '
+		($5 ~ /^\/tmp\// && index($5, mine) != 1) { next }
+		{ $1 = ""; $2 = ""; sub(/^  /, ""); print }' /proc/self/mountinfo | LC_ALL=C sort >"$1"
+}
+
+# nsfd_mounter_pids: nsfdsuds-hook processes of this build that hold a file of this
+# test open (a mounter keeps the layer directories of its volume open until it exits).
+nsfd_mounter_pids () {
+	local mine p exe
+	mine=$(nsfd_tmpdir)
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		[[ $exe == "$NSFD_HOOK_BIN" ]] || continue
+		if find "$p/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -qF "$mine/"; then
+			printf '%s\n' "${p#/proc/}"
+		fi
+	done
+}
+
+# nsfd_wait_gone PID [SECS]: wait (bounded, default 10 s) until PID has exited.
+nsfd_wait_gone () {
+	local i n=$(( ${2:-10} * 10 ))
+	for ((i = 0; i < n; i++)); do
+		[[ -e /proc/$1 ]] || return 0
+		[[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]] && return 0
+		sleep 0.1
+	done
+	echo "nsfd_wait_gone: pid $1 still runs after ${2:-10} s" >&2
+	return 1
+}
+
+# nsfd_hook_assert_clean ID BEFORE: the host is as before the container: same mount
+# table (BEFORE from nsfd_hook_snapshot), no runtime dir, no mounter process.
+nsfd_hook_assert_clean () {
+	local id=$1 before=$2 after pids
+	after=$(nsfd_tmpdir .snap)/after.$RANDOM
+	nsfd_hook_snapshot "$after"
+	nsfd_assert_mounts_equal "$before" "$after" || return 1
+	if [[ -e $NSFD_HOOK_RUNDIR/$id ]]; then
+		echo "left behind: $NSFD_HOOK_RUNDIR/$id" >&2
+		ls -la "$NSFD_HOOK_RUNDIR/$id" >&2
+		return 1
+	fi
+	pids=$(nsfd_mounter_pids)
+	if [[ -n $pids ]]; then
+		echo "mounter still running for $id: $pids" >&2
+		return 1
+	fi
+}
+
+# --- syslog ---------------------------------------------------------------------------
+# There is no syslog daemon on the test machines. nsfd_syslog_start binds /dev/log (an
+# AF_UNIX datagram socket, as syslog(3) expects) with a small python listener that
+# appends every message to $(nsfd_syslog_file). If /dev/log exists already and is not
+# ours, the test is skipped: the messages would go to a daemon we cannot read.
+
+nsfd_syslog_file () {
+	printf '%s/syslog.txt\n' "$(nsfd_tmpdir)"
+}
+
+# The listener: one datagram per message, written as one line.
+_NSFD_SYSLOG_PY='
+import os, socket, sys
+log, ready = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+st = os.stat("/dev/log")
+open(ready, "w").write("%d %d\n" % (st.st_dev, st.st_ino))
+with open(log, "ab", buffering=0) as f:
+    while True:
+        data = s.recv(65536)
+        f.write(data.rstrip(b"\0\n") + b"\n")
+'
+
+nsfd_syslog_start () {
+	local log ready i
+	log=$(nsfd_syslog_file)
+	ready=$(nsfd_tmpdir)/syslog.ready
+	if [[ -e /dev/log || -L /dev/log ]]; then
+		skip "/dev/log exists (a syslog daemon or another test owns it)"
+	fi
+	: >"$log"
+	python3 -c "$_NSFD_SYSLOG_PY" "$log" "$ready" </dev/null >/dev/null 2>&1 3>&- &
+	nsfd_track_pid $!
+	echo "$!" >"$(nsfd_tmpdir)/syslog.pid"
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $ready ]] && return 0
+		sleep 0.05
+	done
+	echo "nsfd_syslog_start: the listener did not bind /dev/log" >&2
+	return 1
+}
+
+# nsfd_syslog_wait REGEX [SECS]: wait until a log line matches the ERE (default 10 s).
+nsfd_syslog_wait () {
+	local re=$1 i n=$(( ${2:-10} * 10 )) log
+	log=$(nsfd_syslog_file)
+	for ((i = 0; i < n; i++)); do
+		grep -Eq -- "$re" "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nsfd_syslog_wait: no line matching /$re/ in the system log; it has:" >&2
+	cat "$log" >&2 2>/dev/null
+	return 1
+}
+
+# Stop the listener and remove /dev/log, but only the socket it bound (same inode).
+_nsfd_syslog_stop () {
+	local base ready pid dev ino
+	base=$NSFD_SUITE_TMP/$(_nsfd_test_key)
+	ready=$base/syslog.ready
+	[[ -s $ready ]] || return 0
+	pid=$(cat "$base/syslog.pid" 2>/dev/null)
+	read -r dev ino <"$ready"
+	if [[ -S /dev/log && $(stat -c '%d %i' /dev/log) == "$dev $ino" ]]; then
+		rm -f /dev/log
+	fi
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null
+	rm -f "$ready"
+	return 0
+}
+
+nsfd_hook_teardown () {
+	_nsfd_syslog_stop
+	nsfd_cleanup
+}
