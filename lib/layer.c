@@ -274,8 +274,9 @@ nsfd_proc_start_time (pid_t pid, unsigned long long *out)
   p = strrchr (buf, ')');
   if (p == NULL)
     return -EIO;
+  /* p is at the space before field 3 (state); step to the one before 22. */
   p++;
-  for (field = 2; field < 22 && p; field++)
+  for (field = 3; field < 22 && p; field++)
     p = strchr (p + 1, ' ');
   if (p == NULL)
     return -EIO;

@@ -1,0 +1,413 @@
+#!/bin/bash
+# bench/run.sh: what nsfdsuds-hook and nsfdsuds-runtime add to a container start.
+#
+#   bench/run.sh [--smoke] [--rounds N] [--build DIR] [--keep]
+#
+# Needs root, a build (default $NSFD_BUILD_DIR or ./build), runc, crun, jq, busybox
+# and a C compiler (for bench/rusage-exec.c). Nothing else: times come from bash's
+# $EPOCHREALTIME. Every comparison is measured alternately in one run (A B A B ...,
+# N rounds); the table gives medians, the ratio of the medians, and the median of
+# the per-round ratios. See docs/performance.md for what each figure means.
+#
+# --smoke: 1-2 rounds of everything with tiny sizes (CI: it must keep working).
+# --keep:  keep the work directory (its path is printed).
+set -u
+shopt -s extglob
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+SMOKE=0 KEEP=0 ROUNDS='' BUILD=${NSFD_BUILD_DIR:-$REPO/build}
+while (($#)); do
+	case $1 in
+	--smoke) SMOKE=1; shift ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--build) BUILD=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+BUILD=$(cd "$BUILD" && pwd) || exit 2
+HOOK=$BUILD/hook/nsfdsuds-hook
+WRAPPER=$BUILD/hook/nsfdsuds-runtime
+for b in "$HOOK" "$WRAPPER"; do
+	[[ -x $b ]] || { echo "bench/run.sh: not built: $b" >&2; exit 2; }
+done
+[[ $(id -u) == 0 ]] || { echo "bench/run.sh: needs root" >&2; exit 2; }
+
+if ((SMOKE)); then
+	R1=${ROUNDS:-2} R2=${ROUNDS:-1} SCALE=(2 5) CONC=3 RC=1
+else
+	R1=${ROUNDS:-15} R2=${ROUNDS:-7} SCALE=(10 100 500) CONC=20 RC=3
+fi
+MOUNTS20=12  # 7 runtime mounts + the volume + 12 binds = 20 mounts under the rootfs
+
+# --- the work area and its cleanup -------------------------------------------------
+
+WORK=$(mktemp -d /tmp/nsfd-bench-H.XXXXXX)
+chmod 755 "$WORK"
+IDP=nsfdH-bench-$$
+export NSFD_SUITE_TMP=$WORK/suite NSFD_SUITE_CACHE=$WORK/cache NSFD_BUILD_DIR=$BUILD
+# The test harness's bundle, rootfs and crun-wrapper helpers (tests/lib).
+source "$REPO/tests/lib/common.bash" || exit 2
+RUNC_BIN=$(command -v runc)
+
+cleanup () {
+	local id rt
+	for rt in "$RUNC" "$CRUN"; do
+		for id in $($rt list -q 2>/dev/null | grep "^$IDP-"); do
+			timeout 20 $rt delete --force "$id" >/dev/null 2>&1 || true
+		done
+	done
+	# Mounters still waiting (only after a failed start) exit when their run dir goes.
+	local p
+	for p in $(nsfd_mounts_under "$WORK" | awk -F/ '{ print NF "\t" $0 }' | sort -rn | cut -f2-); do
+		umount -l "$p" 2>/dev/null || true
+	done
+	if ((KEEP)); then
+		echo "work directory kept: $WORK" >&2
+	elif [[ -z $(nsfd_mounts_under "$WORK") ]]; then
+		rm -rf --one-file-system "$WORK"
+	else
+		echo "bench/run.sh: not removing $WORK, still mounted below" >&2
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -Wall -Wextra -o "$WORK/rusage-exec" "$BENCH_DIR/rusage-exec.c" || exit 2
+RUSAGE=$WORK/rusage-exec
+
+CFG=$WORK/config.json
+mkdir -p "$WORK/vols" "$WORK/run"
+cat >"$CFG" <<EOF
+{ "allowedVolumePrefixes": ["$WORK/vols"], "runDir": "$WORK/run", "runtimePath": "$RUNC_BIN" }
+EOF
+chmod 644 "$CFG"
+export NSFDSUDS_CONFIG=$CFG NSFDSUDS_RUNTIME=$RUNC_BIN
+
+SEQ=0
+newid () { SEQ=$((SEQ + 1)); printf '%s-%d\n' "$IDP" "$SEQ"; }
+
+# --- bundles -----------------------------------------------------------------------
+
+# mkbundle NAME [nsfd_bundle options]: $WORK/b/NAME, process `true`.
+mkbundle () {
+	local name=$1
+	shift
+	nsfd_bundle "$WORK/b/$name" --args true "$@" >/dev/null || {
+		echo "bench/run.sh: could not make bundle $name" >&2
+		exit 1
+	}
+}
+HOOKS=(--hook createRuntime "$HOOK" --config "$CFG" createRuntime
+	--hook createContainer "$HOOK" --config "$CFG" createContainer
+	--hook poststop "$HOOK" --config "$CFG" poststop)
+TRUEHOOKS=(--hook createRuntime /bin/true --hook createContainer /bin/true --hook poststop /bin/true)
+ACT=(--annotation nsfdsuds.io/persist=/data)
+vol () { mkdir -p "$WORK/vols/$1" && printf '%s\n' "$WORK/vols/$1"; }
+# binds N: a jq filter adding N bind mounts of small dirs at /m/0 .. /m/N-1.
+binds () {
+	local n=$1 src=$WORK/src/$1 i
+	mkdir -p "$src"
+	for ((i = 0; i < n; i++)); do mkdir -p "$src/$i"; done
+	printf '.mounts += [range(0; %d) | {destination: "/m/\\(.)", type: "bind", source: "%s/\\(.)", options: ["rbind", "rw"]}]' "$n" "$src"
+}
+
+# --- timing ------------------------------------------------------------------------
+
+declare -A T   # T[variant] = "us us us ..." in round order
+FAILS=0
+now_us () { local t=${EPOCHREALTIME/./}; printf '%s\n' "$((10#$t))"; }
+
+# timed VARIANT CMD...: run CMD once, add its wall time (us) to T[VARIANT].
+timed () {
+	local v=$1 t0 t1 rc
+	shift
+	t0=${EPOCHREALTIME/./}
+	"$@" </dev/null >"$WORK/last.out" 2>&1
+	rc=$?
+	t1=${EPOCHREALTIME/./}
+	if ((rc != 0)); then
+		FAILS=$((FAILS + 1))
+		echo "bench/run.sh: $v failed (exit $rc):" >&2
+		sed 's/^/  /' "$WORK/last.out" | head -20 >&2
+		T[$v]+="NA "
+		return 1
+	fi
+	T[$v]+="$(((10#$t1 - 10#$t0))) "
+}
+
+runc_run () { "$RUNC" run --bundle "$WORK/b/$1" "$(newid)"; }
+crun_run () { $CRUN run --bundle "$WORK/b/$1" "$(newid)"; }
+wrap_run () { "$WRAPPER" run --bundle "$WORK/b/$1" "$(newid)"; }
+
+# rounds N VARIANT=CMD...: N rounds, each running every variant once in the given
+# order, the order rotated every round so no variant always follows the same one.
+rounds () {
+	local n=$1 r i k
+	shift
+	local -a vs=("$@")
+	local m=${#vs[@]}
+	for ((r = 0; r < n; r++)); do
+		for ((i = 0; i < m; i++)); do
+			k=$(((i + r) % m))
+			timed "${vs[k]%%=*}" ${vs[k]#*=} || true
+		done
+	done
+}
+
+# median of the numbers given
+median () {
+	printf '%s\n' "$@" | grep -v NA | sort -n | awk '{ a[NR] = $1 } END {
+		if (NR == 0) { print "NA"; exit }
+		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+med () { median ${T[$1]}; }
+# paired B A: median over rounds of B_i / A_i
+paired () {
+	local -a a=(${T[$2]}) b=(${T[$1]})
+	local i out=()
+	for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do
+		[[ ${a[i]} == NA || ${b[i]} == NA ]] && continue
+		out+=("$(awk -v x="${b[i]}" -v y="${a[i]}" 'BEGIN { printf "%.4f", x / y }')")
+	done
+	((${#out[@]})) && median "${out[@]}" || echo NA
+}
+ms () { awk -v x="$1" 'BEGIN { if (x == "NA") print "NA"; else printf "%.2f", x / 1000 }'; }
+ratio () { awk -v x="$1" -v y="$2" 'BEGIN { if (x == "NA" || y == "NA" || y == 0) print "NA"; else printf "%.3f", x / y }'; }
+
+declare -A LABEL
+row_fmt='%-44s %10s  %-30s %8s %8s\n'
+header () {
+	printf '\n%s\n' "$1"
+	printf "$row_fmt" variant "median ms" "compared with" "ratio" "paired"
+}
+# row VARIANT [BASELINE]
+row () {
+	local v=$1 b=${2:-} mv
+	mv=$(med "$v")
+	if [[ -n $b ]]; then
+		printf "$row_fmt" "${LABEL[$v]}" "$(ms "$mv")" "${LABEL[$b]}" "$(ratio "$mv" "$(med "$b")")" "$(paired "$v" "$b")"
+	else
+		printf "$row_fmt" "${LABEL[$v]}" "$(ms "$mv")" "" "" ""
+	fi
+}
+
+RUNC_VERSION=$("$RUNC" --version | awk 'NR == 1 { print $3 }')
+CRUN_VERSION=$(crun --version | awk 'NR == 1 { print $3 }')
+echo "nsfdsuds benchmark$( ((SMOKE)) && echo ' (smoke: tiny sizes, figures meaningless)')"
+echo "machine: $(uname -r), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "runc $RUNC_VERSION, crun $CRUN_VERSION, build $BUILD"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rounds: $R1 (start cost), $R2 (scaling), $RC (concurrency)"
+
+# --- 1. start cost -----------------------------------------------------------------
+
+echo "preparing bundles..." >&2
+V1=$(vol v1) V2=$(vol v2) V3=$(vol v3)
+mkbundle plain
+mkbundle vol --mount "$V1:/data"
+mkbundle truehook "${TRUEHOOKS[@]}"
+mkbundle idle "${HOOKS[@]}"
+mkbundle active --mount "$V1:/data" "${ACT[@]}" "${HOOKS[@]}"
+mkbundle cactive --mount "$V2:/data" "${ACT[@]}" "${HOOKS[@]}"
+mkbundle wactive --mount "$V3:/data" "${ACT[@]}"
+mkbundle origin --mount "$V1:/data" --hook createContainer "$BENCH_DIR/origin-hook.sh" "$WORK/vols/origin-layer"
+
+LABEL=([runc.plain]="runc: plain"
+	[runc.vol]="runc: plain + volume bind"
+	[runc.true]="runc: /bin/true hook x3 (exec floor)"
+	[runc.idle]="runc: our hook, not annotated"
+	[runc.active]="runc: our hook, active"
+	[runc.origin]="runc: origin-hook.sh (shell), active"
+	[crun.plain]="crun: plain"
+	[crun.vol]="crun: plain + volume bind"
+	[crun.true]="crun: /bin/true hook x3 (exec floor)"
+	[crun.idle]="crun: our hook, not annotated"
+	[crun.active]="crun: our hook, active"
+	[wrap.idle]="runc via nsfdsuds-runtime, not activated"
+	[wrap.active]="runc via nsfdsuds-runtime, active")
+
+echo "1. start cost: $R1 rounds..." >&2
+rounds "$R1" runc.plain="runc_run plain" runc.vol="runc_run vol" runc.true="runc_run truehook" \
+	runc.idle="runc_run idle" runc.active="runc_run active" runc.origin="runc_run origin" \
+	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive"
+rounds "$R1" crun.plain="crun_run plain" crun.vol="crun_run vol" crun.true="crun_run truehook" \
+	crun.idle="crun_run idle" crun.active="crun_run cactive"
+
+header "1. Start cost: \`run\` of a busybox \`true\` container to its deletion ($R1 rounds)"
+row runc.plain
+row runc.vol runc.plain
+row runc.true runc.plain
+row runc.idle runc.true
+row runc.active runc.vol
+row runc.origin runc.vol
+row runc.active runc.origin
+row crun.plain
+row crun.vol crun.plain
+row crun.true crun.plain
+row crun.idle crun.true
+row crun.active crun.vol
+row wrap.idle runc.plain
+row wrap.active runc.vol
+row wrap.active runc.active
+
+# --- 2. scaling with the number of mounts ------------------------------------------
+
+echo "2. scaling: $R2 rounds of ${SCALE[*]} and $MOUNTS20 extra mounts..." >&2
+declare -a SV=()
+for n in "$MOUNTS20" "${SCALE[@]}"; do
+	v=$(vol "s$n")
+	f=$(binds "$n")
+	mkbundle "splain$n" --mount "$v:/data" --jq "$f"
+	mkbundle "sactive$n" --mount "$v:/data" "${ACT[@]}" "${HOOKS[@]}" --jq "$f"
+	LABEL[s.plain$n]="runc: plain, $n extra binds"
+	LABEL[s.active$n]="runc: our hook active, $n extra binds"
+	SV+=(s.plain$n="runc_run splain$n" s.active$n="runc_run sactive$n")
+done
+rounds "$R2" "${SV[@]}"
+
+header "2. Scaling: the volume plus N bind mounts at /m/0..N-1 ($R2 rounds)"
+for n in "$MOUNTS20" "${SCALE[@]}"; do
+	row "s.plain$n"
+	row "s.active$n" "s.plain$n"
+done
+# Linear fit of the hook's added time (active - plain, per round) against N.
+fit_pts=''
+for n in "${SCALE[@]}"; do
+	a=(${T[s.active$n]}) p=(${T[s.plain$n]})
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		[[ ${a[i]} == NA || ${p[i]} == NA ]] && continue
+		fit_pts+="$n $((a[i] - p[i]))"$'\n'
+	done
+done
+printf '%s' "$fit_pts" >"$WORK/fit.txt"
+echo
+awk '
+	{ d[$1] = d[$1] " " $2 }
+	END {
+		# per-N medians of the added time, then least squares over the medians
+		for (n in d) {
+			k = split(d[n], v, " "); asort(v)
+			m[n] = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+			N++; sx += n; sy += m[n]; sxx += n * n; sxy += n * m[n]
+		}
+		if (N < 2) { print "fit: not enough points"; exit }
+		b = (N * sxy - sx * sy) / (N * sxx - sx * sx); a = (sy - b * sx) / N
+		printf "hook added time (active - plain, median per N) against N extra mounts:\n"
+		for (n in m) printf "  N=%-4d added %8.2f ms   fit %8.2f ms   residual %+7.2f ms\n", n, m[n] / 1000, (a + b * n) / 1000, (m[n] - a - b * n) / 1000 | "sort -t= -k2 -n"
+		close("sort -t= -k2 -n")
+		printf "  linear fit: %.1f us per extra mount, intercept %.2f ms\n", b, a / 1000
+		# linearity: the slope between the two smallest and the two largest N
+		n0 = -1
+		for (n in m) ns[++c] = n + 0
+		asort(ns)
+		if (c >= 3) {
+			s1 = (m[ns[2]] - m[ns[1]]) / (ns[2] - ns[1]); s2 = (m[ns[c]] - m[ns[c - 1]]) / (ns[c] - ns[c - 1])
+			printf "  slope %d..%d: %.1f us/mount, %d..%d: %.1f us/mount\n", ns[1], ns[2], s1, ns[c - 1], ns[c], s2
+		}
+	}' "$WORK/fit.txt"
+
+# --- 3. concurrency ----------------------------------------------------------------
+
+echo "3. concurrency: $CONC containers at once, $RC rounds..." >&2
+for ((i = 0; i < CONC; i++)); do
+	mkbundle "conc$i" --mount "$(vol "c$i"):/data" "${ACT[@]}" "${HOOKS[@]}"
+done
+# burst KIND: start CONC containers at once (each `runc run` to deletion), wait for all.
+burst () {
+	local kind=$1 i rc=0
+	local -a pids=()
+	for ((i = 0; i < CONC; i++)); do
+		if [[ $kind == active ]]; then
+			"$RUNC" run --bundle "$WORK/b/conc$i" "$(newid)" </dev/null >"$WORK/conc$i.out" 2>&1 &
+		else
+			"$RUNC" run --bundle "$WORK/b/vol" "$(newid)" </dev/null >"$WORK/conc$i.out" 2>&1 &
+		fi
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		if ! wait "${pids[i]}"; then
+			rc=1
+			echo "bench/run.sh: concurrent $kind container $i failed:" >&2
+			sed 's/^/  /' "$WORK/conc$i.out" | head -5 >&2
+		fi
+	done
+	return $rc
+}
+LABEL[c.plain]="runc: $CONC plain at once (wall)"
+LABEL[c.active]="runc: $CONC active at once (wall)"
+rounds "$RC" c.plain="burst plain" c.active="burst active"
+header "3. Concurrency: $CONC containers started at once on $(nproc) cores ($RC rounds)"
+row c.plain
+row c.active c.plain
+nfail=$(grep -o NA <<<"${T[c.active]}" | wc -l)
+echo "active bursts with a failed container: $nfail of $RC"
+
+# --- 4. memory and size ------------------------------------------------------------
+
+echo "4. peak RSS and sizes..." >&2
+RSS=$WORK/rss.txt
+: >"$RSS"
+V4=$(vol rss)
+mkbundle rss --mount "$V4:/data" "${ACT[@]}" \
+	--hook createRuntime "$RUSAGE" "$RSS" createRuntime "$HOOK" --config "$CFG" createRuntime \
+	--hook createContainer "$RUSAGE" "$RSS" createContainer "$HOOK" --config "$CFG" createContainer \
+	--hook poststop "$RUSAGE" "$RSS" poststop "$HOOK" --config "$CFG" poststop
+mkbundle rssidle --hook createRuntime "$RUSAGE" "$RSS" idle "$HOOK" --config "$CFG" createRuntime
+mkbundle wsleep --mount "$(vol wsleep):/data" "${ACT[@]}" --args "sleep 0.5"
+for ((i = 0; i < (SMOKE ? 1 : 3); i++)); do
+	"$RUNC" run --bundle "$WORK/b/rss" "$(newid)" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss run failed" >&2
+	"$RUNC" run --bundle "$WORK/b/rssidle" "$(newid)" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss idle run failed" >&2
+	# The wrapper waits for the runtime, so wait4 would report runc's RSS too: read
+	# the wrapper's own high-water mark while the container sleeps.
+	"$WRAPPER" run --bundle "$WORK/b/wsleep" "$(newid)" </dev/null >/dev/null 2>&1 &
+	wp=$! hwm=0
+	while kill -0 "$wp" 2>/dev/null; do
+		h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$wp/status" 2>/dev/null)
+		[[ -n $h ]] && ((h > hwm)) && hwm=$h
+		sleep 0.05
+	done
+	wait "$wp" || echo "bench/run.sh: wrapper rss run failed" >&2
+	echo "wrapper main $wp $hwm" >>"$RSS"
+done
+# The mounter's line arrives when it exits; bounded wait for it.
+for ((i = 0; i < 100; i++)); do
+	(($(grep -c '^createRuntime descendant' "$RSS") >= (SMOKE ? 1 : 3))) && break
+	sleep 0.1
+done
+printf '\n4. Peak RSS (max over runs, KiB; wait4 ru_maxrss, the wrapper: VmHWM)\n'
+printf '%-52s %8s\n' process "peak KiB"
+rss_row () {
+	local what=$1 label=$2 v
+	v=$(awk -v w="$what" '$1 " " $2 == w { if ($4 > m) m = $4 } END { print m + 0 }' "$RSS")
+	printf '%-52s %8s\n' "$label" "$v"
+}
+rss_row "idle main" "hook createRuntime, not annotated"
+rss_row "createRuntime main" "hook createRuntime, active"
+rss_row "createRuntime descendant" "mounter (incl. its mount worker)"
+rss_row "createContainer main" "hook createContainer (the agent)"
+rss_row "poststop main" "hook poststop"
+rss_row "wrapper main" "nsfdsuds-runtime run (own, not runc's)"
+printf '%-52s %8s\n' "for scale: /bin/true" \
+	"$("$RUSAGE" "$WORK/true.txt" t /bin/true; sleep 0.1; awk '{ print $4 }' "$WORK/true.txt")"
+
+PREFIX=$WORK/prefix
+cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null 2>&1 || echo "bench/run.sh: cmake --install failed" >&2
+printf '\nInstalled binaries (cmake --install into a temp prefix; bytes)\n'
+printf '%-40s %10s %10s\n' binary installed stripped
+while IFS= read -r f; do
+	cp "$f" "$WORK/stripped.tmp" && strip "$WORK/stripped.tmp"
+	printf '%-40s %10s %10s\n' "${f#"$PREFIX"/}" "$(stat -c %s "$f")" "$(stat -c %s "$WORK/stripped.tmp")"
+done < <(find "$PREFIX" -type f -perm -u+x | sort)
+printf 'shared libraries the hook loads: %s\n' "$(ldd "$HOOK" | awk '$3 ~ /^\// { printf "%s ", $1 }')"
+
+echo
+if ((FAILS)); then
+	echo "runs failed: $FAILS"
+else
+	echo "all runs succeeded"
+fi
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+((FAILS == 0))
