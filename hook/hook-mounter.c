@@ -56,7 +56,7 @@ reply (int sock, int status, const char *text)
 static int
 assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd, nsfd_error_t *err)
 {
-  char staging[4096];
+  char staging[4096], stubs[4096];
   const char *keep_out[2];
   size_t n_keep = 0;
   int pfd[2];
@@ -67,7 +67,8 @@ assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd,
     char text[2048];
   } result;
 
-  if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), err) < 0)
+  if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), err) < 0
+      || nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), err) < 0)
     return -1;
   if (!plan->req.keep_volume_visible)
     keep_out[n_keep++] = plan->persist_target;
@@ -97,6 +98,9 @@ assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd,
         .staging = staging,
         .keep_out = keep_out,
         .n_keep_out = n_keep,
+        /* With the image as the lower every mount point exists (the runtime
+         * made them); a base volume may lack them. */
+        .stubs_dir = plan->lower_path ? stubs : NULL,
       };
       close (pfd[0]);
       memset (&result, 0, sizeof (result));
@@ -300,6 +304,11 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
   close (listen_fd);
   (void) unlink (sock_path);
   (void) rmdir (staging);
+  {
+    char stubs[4096];
+    if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), NULL) == 0)
+      (void) rmdir (stubs);
+  }
   if (result != 0)
     {
       (void) nsfd_layer_release (plan->layer.dir_fd, plan->id, NULL);

@@ -20,6 +20,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "layer.h"
+#include "mounttable.h"
 #include "log.h"
 #include "oci.h"
 #include "overlay.h"
@@ -168,12 +169,46 @@ container_pid (const char *runtime, const struct nsfd_runtime_args *a)
   return pid;
 }
 
+/* The destinations the runtime will mount on, except those inside another
+ * mount (the runtime creates them in that mount, not in the root). */
+static struct nsfd_mount_point *
+mount_points (const struct nsfd_oci_config *oci, size_t *n)
+{
+  struct nsfd_mount_point *mps = calloc (oci->n_mounts ? oci->n_mounts : 1, sizeof (*mps));
+  size_t k = 0;
+  if (mps == NULL)
+    return NULL;
+  for (size_t i = 0; i < oci->n_mounts; i++)
+    {
+      const struct nsfd_oci_mount *m = &oci->mounts[i];
+      bool nested = false;
+      struct stat st;
+      if (m->destination == NULL || m->destination[0] != '/' || strcmp (m->destination, "/") == 0)
+        continue;
+      for (size_t j = 0; j < oci->n_mounts && !nested; j++)
+        if (j != i && oci->mounts[j].destination && strcmp (oci->mounts[j].destination, "/") != 0
+            && strcmp (oci->mounts[j].destination, m->destination) != 0
+            && nsfd_path_is_beneath (m->destination, oci->mounts[j].destination))
+          nested = true;
+      if (nested)
+        continue;
+      mps[k].path = m->destination;
+      mps[k].is_dir = !(nsfd_oci_mount_is_bind (m) && m->source && stat (m->source, &st) == 0 && !S_ISDIR (st.st_mode));
+      k++;
+    }
+  *n = k;
+  return mps;
+}
+
 /* Sets up the persistent root in a new private mount namespace. */
 static int
 prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_t *err)
 {
   const char *keep_out[1];
   struct nsfd_overlay_spec spec = { 0 };
+  cleanup_free struct nsfd_mount_point *mps = NULL;
+  char stubs[4096];
+  size_t n_mps = 0;
 
   if (unshare (CLONE_NEWNS) < 0)
     return nsfd_make_error (err, errno, "unshare(CLONE_NEWNS)");
@@ -198,6 +233,17 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
   spec.staging = NULL;
   spec.keep_out = keep_out;
   spec.n_keep_out = 0;
+  mps = mount_points (&plan->oci, &n_mps);
+  if (mps == NULL)
+    {
+      nsfd_make_error (err, ENOMEM, "mount points");
+      goto fail;
+    }
+  if (nsfd_rundir_path (cfg->run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), err) < 0)
+    goto fail;
+  spec.stubs_dir = stubs;
+  spec.mount_points = mps;
+  spec.n_mount_points = n_mps;
   if (nsfd_overlay_assemble (&spec, err) < 0)
     goto fail;
 
@@ -226,11 +272,13 @@ write_record (const struct nsfd_config *cfg, const struct nsfd_plan *plan, nsfd_
   struct nsfd_record rec = { 0 };
   char p[4096];
 
-  idfd = nsfd_rundir_create (cfg->run_dir, plan->id, err);
+  idfd = nsfd_rundir_open (cfg->run_dir, plan->id, err);
   if (idfd < 0)
     return -1;
-  /* The staging directory is for hook mode only. */
+  /* Staging and stubs served their purpose (in the private namespace). */
   if (nsfd_rundir_path (cfg->run_dir, plan->id, NSFD_RUNDIR_STAGING, p, sizeof (p), NULL) == 0)
+    (void) rmdir (p);
+  if (nsfd_rundir_path (cfg->run_dir, plan->id, NSFD_RUNDIR_STUBS, p, sizeof (p), NULL) == 0)
     (void) rmdir (p);
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", plan->layer.path);
   return nsfd_record_write (idfd, &rec, err);
@@ -345,11 +393,23 @@ main (int argc, char **argv)
         }
       bundle = cwd;
     }
-  if (nsfd_plan_resolve (&cfg, a.id, bundle, &req, &plan, &err) < 0 || prepare_root (&cfg, &plan, &err) < 0)
+  if (nsfd_plan_resolve (&cfg, a.id, bundle, &req, &plan, &err) < 0)
     goto fail;
+  {
+    int idfd = nsfd_rundir_create (cfg.run_dir, a.id, &err);
+    if (idfd < 0)
+      goto fail;
+    close (idfd);
+  }
+  if (prepare_root (&cfg, &plan, &err) < 0)
+    {
+      (void) nsfd_rundir_remove (cfg.run_dir, a.id, NULL);
+      goto fail;
+    }
   if (write_record (&cfg, &plan, &err) < 0)
     {
       (void) nsfd_layer_release (plan.layer.dir_fd, plan.id, NULL);
+      (void) nsfd_rundir_remove (cfg.run_dir, a.id, NULL);
       goto fail;
     }
   nsfd_log (NSFD_LOG_INFO, a.id, "persistent root on %s (layer %s)", plan.rootfs, plan.layer.path);

@@ -75,17 +75,23 @@ fs_set (int fsfd, const char *key, const char *value, nsfd_error_t *err)
 
 /* A detached overlay mount of lower/upper/work (fds), as a mount fd. */
 static int
-make_overlay (int lower_fd, int upper_fd, int work_fd, nsfd_error_t *err)
+make_overlay (int lower_fd, int stubs_fd, int upper_fd, int work_fd, nsfd_error_t *err)
 {
   cleanup_close int fsfd = -1;
-  char l[32], u[32], w[32], msgs[1024];
+  char l[32], st[32], u[32], w[32], lowers[80], msgs[1024];
   static const char *fixed[][2] = { { "index", "off" }, { "metacopy", "off" }, { "redirect_dir", "off" } };
   int mfd;
 
   fsfd = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fsfd < 0)
     return nsfd_make_error (err, errno, "fsopen(\"overlay\") (is the overlay module available?)");
-  if (fs_set (fsfd, "lowerdir", nsfd_fd_path (lower_fd, l), err) < 0
+  /* The stub layer sits below the real lower: it only shows where the lower
+   * has nothing. */
+  if (stubs_fd >= 0)
+    snprintf (lowers, sizeof (lowers), "%s:%s", nsfd_fd_path (lower_fd, l), nsfd_fd_path (stubs_fd, st));
+  else
+    snprintf (lowers, sizeof (lowers), "%s", nsfd_fd_path (lower_fd, l));
+  if (fs_set (fsfd, "lowerdir", lowers, err) < 0
       || fs_set (fsfd, "upperdir", nsfd_fd_path (upper_fd, u), err) < 0
       || fs_set (fsfd, "workdir", nsfd_fd_path (work_fd, w), err) < 0)
     return -1;
@@ -221,6 +227,111 @@ carry_mounts (const struct nsfd_overlay_spec *s, int rootfs_fd, int ovl_fd,
   return 0;
 }
 
+/* Where path (inside the container) lands in the lower, following the
+ * lower's own symlinks as the runtime will: the longest existing prefix,
+ * resolved within the lower, plus the missing rest.  *exists tells whether the
+ * whole path exists.  Result relative to the lower's root, in out. */
+static int
+resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *out, size_t cap, bool *exists,
+                  nsfd_error_t *err)
+{
+  struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  cleanup_free char *prefix = strdup (path);
+  size_t llen = strlen (lower_real);
+  char *cut = NULL;
+
+  if (prefix == NULL)
+    return nsfd_make_error (err, ENOMEM, "stub path");
+  *exists = false;
+  for (;;)
+    {
+      cleanup_close int fd = (int) syscall (SYS_openat2, lower_fd, *prefix ? prefix : "/", &how, sizeof (how));
+      if (fd >= 0)
+        {
+          char proc[32], real[4096];
+          ssize_t n = readlink (nsfd_fd_path (fd, proc), real, sizeof (real) - 1);
+          const char *rel, *rest = cut ? path + (cut - prefix) : "";
+          if (n < 0)
+            return nsfd_make_error (err, errno, "resolving \"%s\" in the lower", path);
+          real[n] = '\0';
+          if (strncmp (real, lower_real, llen) != 0 || (real[llen] != '\0' && real[llen] != '/'))
+            return nsfd_make_error (err, EXDEV, "\"%s\" resolves outside the lower", path);
+          rel = real + llen;
+          while (*rel == '/')
+            rel++;
+          while (*rest == '/')
+            rest++;
+          if (snprintf (out, cap, "%s%s%s", rel, *rel && *rest ? "/" : "", rest) >= (int) cap)
+            return nsfd_make_error (err, ENAMETOOLONG, "stub path for \"%s\"", path);
+          *exists = cut == NULL;
+          return 0;
+        }
+      if (errno != ENOENT)
+        return nsfd_make_error (err, errno, "looking up mount point \"%s\" in the lower", path);
+      cut = strrchr (prefix, '/');
+      if (cut == NULL || cut == prefix)
+        {
+          if (cut == prefix && prefix[1] != '\0')
+            {
+              prefix[1] = '\0';
+              cut = prefix + 1;
+              /* next round opens "/" */
+              continue;
+            }
+          return nsfd_make_error (err, ENOENT, "mount point \"%s\": nothing of it exists in the lower", path);
+        }
+      *cut = '\0';
+    }
+}
+
+/* Mounts a tmpfs at stubs_dir holding every mount point the lower lacks.
+ * Returns an O_PATH fd of it, or -1 with no error when no stub is needed. */
+static int
+build_stubs (const struct nsfd_overlay_spec *s, int lower_fd, const struct nsfd_mount_point *mps, size_t n,
+             nsfd_error_t *err)
+{
+  cleanup_close int sfd = -1;
+  char proc[32], lower_real[4096], rel[4096];
+  ssize_t len;
+  bool mounted = false;
+
+  len = readlink (nsfd_fd_path (lower_fd, proc), lower_real, sizeof (lower_real) - 1);
+  if (len < 0)
+    return nsfd_make_error (err, errno, "resolving the lower's path");
+  lower_real[len] = '\0';
+  if (strcmp (lower_real, "/") == 0)
+    lower_real[0] = '\0';
+
+  for (size_t i = 0; i < n; i++)
+    {
+      bool exists;
+      if (resolve_in_lower (lower_fd, lower_real, mps[i].path, rel, sizeof (rel), &exists, err) < 0)
+        goto fail;
+      if (exists)
+        continue;
+      if (!mounted)
+        {
+          cleanup_close int target = nsfd_open_checked (s->stubs_dir, O_PATH | O_DIRECTORY, -1, err);
+          char tp[32];
+          if (target < 0)
+            return -1;
+          if (mount ("nsfdsuds-stubs", nsfd_fd_path (target, tp), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+            return nsfd_make_error (err, errno, "mounting the stub layer at \"%s\"", s->stubs_dir);
+          mounted = true;
+          sfd = nsfd_open_checked (s->stubs_dir, O_PATH | O_DIRECTORY, -1, err);
+          if (sfd < 0)
+            goto fail;
+        }
+      if (make_stub (sfd, rel, mps[i].is_dir, err) < 0)
+        goto fail;
+    }
+  return mounted ? nsfd_take_fd (&sfd) : -1;
+fail:
+  if (mounted)
+    (void) umount2 (s->stubs_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
+  return -2;
+}
+
 static int
 check_is_overlay (int fd, const char *where, nsfd_error_t *err)
 {
@@ -243,6 +354,7 @@ nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
   cleanup_close int mfd = -1;
   cleanup_close int ovl_fd = -1;
   cleanup_close int top_fd = -1;
+  cleanup_close int stubs_fd = -1;
   cleanup_mount_list struct nsfd_mount_list children = { 0 };
   cleanup_mount_list struct nsfd_mount_list nested = { 0 };
   struct nsfd_mount_entry root = { 0 };
@@ -272,7 +384,36 @@ nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
   if (work_fd < 0)
     goto out;
 
-  mfd = make_overlay (lower_fd, upper_fd, work_fd, err);
+  if (s->stubs_dir)
+    {
+      /* Hook mode: the mounts below the rootfs are the mount points. */
+      size_t n = s->n_mount_points + children.len, k = 0;
+      cleanup_free struct nsfd_mount_point *mps = calloc (n ? n : 1, sizeof (*mps));
+      size_t rlen = strlen (s->rootfs);
+      if (mps == NULL)
+        {
+          nsfd_make_error (err, ENOMEM, "mount points");
+          goto out;
+        }
+      for (size_t i = 0; i < s->n_mount_points; i++)
+        mps[k++] = s->mount_points[i];
+      for (size_t i = 0; i < children.len; i++)
+        {
+          struct stat st;
+          if (kept_out (s, children.items[i].target) || stat (children.items[i].target, &st) < 0)
+            continue;
+          mps[k].path = children.items[i].target + rlen;
+          mps[k++].is_dir = S_ISDIR (st.st_mode);
+        }
+      stubs_fd = build_stubs (s, lower_fd, mps, k, err);
+      if (stubs_fd == -2)
+        goto out;
+    }
+
+  mfd = make_overlay (lower_fd, stubs_fd, upper_fd, work_fd, err);
+  /* The overlay holds its own reference to the stub layer. */
+  if (stubs_fd >= 0)
+    (void) umount2 (s->stubs_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
   if (mfd < 0)
     goto out;
 

@@ -5,11 +5,19 @@
  * does nothing else. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
 
 #define OVERLAYFS_MAGIC_NUMBER 0x794c7630
+
+/* A place the runtime will mount on, as a path inside the container. */
+struct nsfd_mount_point
+{
+  const char *path;
+  bool is_dir;
+};
 
 struct nsfd_overlay_spec
 {
@@ -30,6 +38,14 @@ struct nsfd_overlay_spec
    * persistent volume unless asked, the base volume). */
   const char *const *keep_out;
   size_t n_keep_out;
+  /* Mount points the lower lacks get stubs in a tmpfs mounted at stubs_dir
+   * (an empty directory) and used as the bottom lower layer, so they never
+   * land in the persistent upper layer.  Hook mode derives them from the
+   * mounts below the rootfs; wrapper mode passes the config's destinations.
+   * NULL stubs_dir: no stub layer. */
+  const char *stubs_dir;
+  const struct nsfd_mount_point *mount_points;
+  size_t n_mount_points;
 };
 
 /* Hook mode: the overlay is mounted at staging, every mount below the rootfs

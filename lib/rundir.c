@@ -62,6 +62,10 @@ nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
   sfd = nsfd_mkdir_open (ifd, NSFD_RUNDIR_STAGING, 0700, 0, 0, NULL, err);
   if (sfd < 0)
     return nsfd_error_wrap (err, "runtime directory of container \"%s\"", id);
+  nsfd_closep (&sfd);
+  sfd = nsfd_mkdir_open (ifd, NSFD_RUNDIR_STUBS, 0700, 0, 0, NULL, err);
+  if (sfd < 0)
+    return nsfd_error_wrap (err, "runtime directory of container \"%s\"", id);
   return nsfd_take_fd (&ifd);
 }
 

@@ -2,6 +2,7 @@
  *   socket    the mounter's listening socket (owned by the container's root
  *             so that a user-namespaced agent can connect)
  *   newroot/  staging directory where the overlay is assembled (hook mode)
+ *   stubs/    where the stub layer (mount points the lower lacks) is built
  *   record    what poststop needs: the layer path and the mounter's pid
  * <runDir> is 0711 root; <id>/ is 0711 root; newroot and record are root-only. */
 #pragma once
@@ -15,6 +16,7 @@
 #define NSFD_RUNDIR_SOCKET "socket"
 #define NSFD_RUNDIR_STAGING "newroot"
 #define NSFD_RUNDIR_RECORD "record"
+#define NSFD_RUNDIR_STUBS "stubs"
 
 struct nsfd_record
 {
