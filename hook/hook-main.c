@@ -155,8 +155,10 @@ main (int argc, char **argv)
 
   if (nsfd_policy_parse (&ctx.state.annotations, &ctx.req, &err) < 0)
     {
-      nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: refusing to start: %s", ctx.stage, nsfd_error_text (err));
-      /* poststop must never fail a delete because of annotations. */
+      /* poststop must never fail a delete because of annotations; createRuntime
+       * already reported them, so do not log a second "refusing to start". */
+      nsfd_log (stage == 2 ? NSFD_LOG_DEBUG : NSFD_LOG_ERROR, ctx.state.id, "%s: refusing to start: %s", ctx.stage,
+                nsfd_error_text (err));
       ret = stage == 2 ? 0 : 1;
       goto out;
     }

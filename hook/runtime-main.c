@@ -200,6 +200,37 @@ mount_points (const struct nsfd_oci_config *oci, size_t *n)
   return mps;
 }
 
+/* Mounts an empty tmpfs over the persistent volume (in this namespace only),
+ * its root owned by host root, mode 0555.  Its mount is never read-only: in a
+ * user-namespaced container the runtime's bind of it has locked flags, and
+ * runc 1.3.6+ fails when a requested "rw" would clear a locked read-only flag
+ * (it reads them with statfs, so a read-only superblock counts too).  There
+ * the container's root, not mapped to host root, cannot write to it anyway;
+ * without a user namespace the superblock is made read-only. */
+static int
+hide_volume (const struct nsfd_plan *plan, nsfd_error_t *err)
+{
+  cleanup_close int fsfd = -1;
+  cleanup_close int mfd = -1;
+
+  fsfd = fsopen ("tmpfs", FSOPEN_CLOEXEC);
+  if (fsfd < 0)
+    return nsfd_make_error (err, errno, "fsopen(\"tmpfs\")");
+  if (fsconfig (fsfd, FSCONFIG_SET_STRING, "source", "nsfdsuds-hidden", 0) < 0
+      || fsconfig (fsfd, FSCONFIG_SET_STRING, "size", "4k", 0) < 0
+      || fsconfig (fsfd, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0
+      || (!plan->oci.has_user_namespace && fsconfig (fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+      || fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return nsfd_make_error (err, errno, "creating the tmpfs that hides the persistent volume");
+  mfd = fsmount (fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (mfd < 0)
+    return nsfd_make_error (err, errno, "fsmount of the tmpfs that hides the persistent volume");
+  /* Onto the directory opened and checked by the plan, not a path again. */
+  if (move_mount (mfd, "", plan->volume_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return nsfd_make_error (err, errno, "hiding the persistent volume \"%s\"", plan->volume_path);
+  return 0;
+}
+
 /* Sets up the persistent root in a new private mount namespace. */
 static int
 prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_t *err)
@@ -252,12 +283,8 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
       /* The runtime will bind the volume into the container; here it finds an
        * empty read-only directory instead, so nothing writes to the upper
        * directory behind the overlay's back. */
-      if (mount ("nsfdsuds-hidden", plan->volume_path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                 "size=4k,mode=0755") < 0)
-        {
-          nsfd_make_error (err, errno, "hiding the persistent volume \"%s\"", plan->volume_path);
-          goto fail;
-        }
+      if (hide_volume (plan, err) < 0)
+        goto fail;
     }
   return 0;
 fail:

@@ -272,11 +272,13 @@ nsfd_proc_start_time (pid_t pid, unsigned long long *out)
   buf[n] = '\0';
   /* comm may contain spaces and parentheses: fields start after the last ')'. */
   p = strrchr (buf, ')');
-  if (p == NULL)
+  if (p == NULL || p[1] != ' ' || p[2] == '\0')
     return -EIO;
-  /* p is at the space before field 3 (state); step to the one before 22. */
+  /* A zombie has finished: it holds nothing. */
+  if (p[2] == 'Z' || p[2] == 'X')
+    return -ESRCH;
   p++;
-  for (field = 3; field < 22 && p; field++)
+  for (field = 2; field < 22 && p; field++)
     p = strchr (p + 1, ' ');
   if (p == NULL)
     return -EIO;

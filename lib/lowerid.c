@@ -81,7 +81,8 @@ hash_dir (int root, const char *rel, uint64_t *h, size_t *budget, nsfd_error_t *
         }
       n++;
     }
-  qsort (names, n, sizeof (*names), cmp_str);
+  if (n > 0) /* qsort with a NULL array is undefined, even for 0 items */
+    qsort (names, n, sizeof (*names), cmp_str);
   fnv (h, rel, strlen (rel) + 1);
   for (size_t i = 0; i < n; i++)
     {

@@ -1,11 +1,73 @@
 #include "mounttable.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libmount.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+
+/* libmount is loaded when a mount table is first read, not at exec: with it
+ * come libblkid, libselinux and libpcre2, and mapping and relocating them
+ * would add about half a millisecond to every hook run, including the idle
+ * path every container takes (docs/performance.md).  The table of entry
+ * points is filled once and never changes afterwards. */
+static struct
+{
+  void *handle;
+  struct libmnt_table *(*new_table) (void);
+  void (*unref_table) (struct libmnt_table *);
+  int (*table_parse_file) (struct libmnt_table *, const char *);
+  int (*table_next_fs) (struct libmnt_table *, struct libmnt_iter *, struct libmnt_fs **);
+  int (*table_get_nents) (struct libmnt_table *);
+  struct libmnt_iter *(*new_iter) (int);
+  void (*free_iter) (struct libmnt_iter *);
+  int (*reset_iter) (struct libmnt_iter *, int);
+  int (*fs_get_id) (struct libmnt_fs *);
+  int (*fs_get_parent_id) (struct libmnt_fs *);
+  const char *(*fs_get_target) (struct libmnt_fs *);
+  const char *(*fs_get_fstype) (struct libmnt_fs *);
+  const char *(*fs_get_source) (struct libmnt_fs *);
+  const char *(*fs_get_vfs_options) (struct libmnt_fs *);
+  const char *(*fs_get_optional_fields) (struct libmnt_fs *);
+} lm;
+
+static int
+load_libmount (nsfd_error_t *err)
+{
+  void *h;
+  if (lm.handle)
+    return 0;
+  h = dlopen ("libmount.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL)
+    return nsfd_make_error (err, ENOENT, "loading libmount.so.1: %s", dlerror ());
+#define LM_SYM(f)                                                                                  \
+  if ((*(void **) &lm.f = dlsym (h, "mnt_" #f)) == NULL)                                            \
+    return nsfd_make_error (err, ENOSYS, "libmount.so.1 has no mnt_%s", #f);
+  LM_SYM (new_table) LM_SYM (unref_table) LM_SYM (table_parse_file) LM_SYM (table_next_fs)
+  LM_SYM (table_get_nents) LM_SYM (new_iter) LM_SYM (free_iter) LM_SYM (reset_iter)
+  LM_SYM (fs_get_id) LM_SYM (fs_get_parent_id) LM_SYM (fs_get_target) LM_SYM (fs_get_fstype)
+  LM_SYM (fs_get_source) LM_SYM (fs_get_vfs_options) LM_SYM (fs_get_optional_fields)
+#undef LM_SYM
+  lm.handle = h;
+  return 0;
+}
+#define mnt_new_table (*lm.new_table)
+#define mnt_unref_table (*lm.unref_table)
+#define mnt_table_parse_file (*lm.table_parse_file)
+#define mnt_table_next_fs (*lm.table_next_fs)
+#define mnt_table_get_nents (*lm.table_get_nents)
+#define mnt_new_iter (*lm.new_iter)
+#define mnt_free_iter (*lm.free_iter)
+#define mnt_reset_iter (*lm.reset_iter)
+#define mnt_fs_get_id (*lm.fs_get_id)
+#define mnt_fs_get_parent_id (*lm.fs_get_parent_id)
+#define mnt_fs_get_target (*lm.fs_get_target)
+#define mnt_fs_get_fstype (*lm.fs_get_fstype)
+#define mnt_fs_get_source (*lm.fs_get_source)
+#define mnt_fs_get_vfs_options (*lm.fs_get_vfs_options)
+#define mnt_fs_get_optional_fields (*lm.fs_get_optional_fields)
 
 static void
 mnt_tablep (struct libmnt_table **t)
@@ -92,8 +154,11 @@ list_push (struct nsfd_mount_list *l, struct libmnt_fs *fs)
 static int
 parse_table (const char *mountinfo, struct libmnt_table **out, nsfd_error_t *err)
 {
-  struct libmnt_table *t = mnt_new_table ();
+  struct libmnt_table *t;
   int r;
+  if (load_libmount (err) < 0)
+    return -1;
+  t = mnt_new_table ();
   if (t == NULL)
     return nsfd_make_error (err, ENOMEM, "allocating a mount table");
   r = mnt_table_parse_file (t, mountinfo ? mountinfo : "/proc/self/mountinfo");

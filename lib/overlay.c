@@ -201,10 +201,6 @@ carry_mounts (const struct nsfd_overlay_spec *s, int rootfs_fd, int ovl_fd,
                                       nested->items[j].target + rlen, rel);
           continue;
         }
-      for (size_t j = 0; j < i; j++)
-        if (strcmp (children->items[j].target, m->target) == 0)
-          return nsfd_make_error (err, EINVAL, "two mounts are stacked at \"/%s\"; "
-                                  "stacked mounts below the root are not supported", rel);
 
       src = nsfd_open_beneath (rootfs_fd, rel, O_PATH, 0, err);
       if (src < 0)

@@ -16,13 +16,23 @@ static int
 open_run_dir (const char *run_dir, bool create, nsfd_error_t *err)
 {
   int fd;
+  bool made = false;
   if (run_dir[0] != '/')
     return nsfd_make_error (err, EINVAL, "runDir \"%s\" is not absolute", run_dir);
-  if (create && mkdir (run_dir, 0711) < 0 && errno != EEXIST)
+  if (create && mkdir (run_dir, 0711) == 0)
+    made = true;
+  else if (create && errno != EEXIST)
     return nsfd_make_error (err, errno, "creating runtime directory \"%s\"", run_dir);
   fd = open (run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return nsfd_make_error (err, errno, "opening runtime directory \"%s\"", run_dir);
+  /* mkdir honours the umask; agents in user namespaces need the x bits. */
+  if (made && fchmod (fd, 0711) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return nsfd_make_error (err, e, "chmod runtime directory \"%s\"", run_dir);
+    }
   if (nsfd_check_owned (fd, run_dir, true, 0, err) < 0)
     {
       close (fd);
@@ -94,18 +104,26 @@ nsfd_rundir_remove (const char *run_dir, const char *id, nsfd_error_t *err)
 int
 nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err)
 {
-  char buf[8192];
-  char esc[8192];
+  char esc[6 * 4096 + 1];
+  char buf[sizeof (esc) + 128]; /* room for the escaped path and the rest */
   size_t o = 0;
-  for (const char *s = r->layer_path; *s && o + 3 < sizeof (esc); s++)
+  for (const char *s = r->layer_path; *s && o + 7 < sizeof (esc); s++)
     {
-      if (*s == '"' || *s == '\\')
-        esc[o++] = '\\';
-      esc[o++] = *s;
+      unsigned char c = (unsigned char) *s;
+      if (c < 0x20)
+        o += (size_t) snprintf (esc + o, sizeof (esc) - o, "\\u%04x", c);
+      else
+        {
+          if (c == '"' || c == '\\')
+            esc[o++] = '\\';
+          esc[o++] = (char) c;
+        }
     }
   esc[o] = '\0';
   int n = snprintf (buf, sizeof (buf), "{\"layer\":\"%s\",\"mounterPid\":%d,\"mounterStartTime\":%llu}\n",
                     esc, (int) r->mounter_pid, r->mounter_start);
+  if (n < 0 || (size_t) n >= sizeof (buf))
+    return nsfd_make_error (err, ENAMETOOLONG, "runtime record for layer \"%s\" is too long", r->layer_path);
   return nsfd_write_file_atomic (id_dir_fd, NSFD_RUNDIR_RECORD, buf, (size_t) n, 0600, err);
 }
 

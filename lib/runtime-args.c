@@ -88,7 +88,10 @@ nsfd_runtime_args_parse (int argc, char *const *argv, struct nsfd_runtime_args *
       name = option_name (a, &len, &attached);
       if ((len == 6 && strncmp (name, "detach", 6) == 0) || (len == 1 && name[0] == 'd' && a[1] != '-'))
         out->detach = 1;
-      if (in_list (name, len, cmd_with_value))
+      /* delete -f is --force (runc, crun), not crun's create -f CONFIG: taking
+       * the id as its value would leave the layer held after delete. */
+      if (in_list (name, len, cmd_with_value)
+          && !(len == 1 && name[0] == 'f' && strcmp (out->cmd, "delete") == 0))
         {
           const char *value = attached ? name + len + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
           if ((len == 6 && strncmp (name, "bundle", 6) == 0) || (len == 1 && name[0] == 'b'))

@@ -53,7 +53,8 @@ is_runc_init (pid_t pid)
     return 0;
   base = strrchr (arg0, '/');
   base = base ? base + 1 : arg0;
-  return strncmp (base, "runc", 4) == 0 && strcmp (arg1, "init") == 0;
+  /* "runc", or a versioned name such as "runc.amd64". */
+  return (strcmp (base, "runc") == 0 || strncmp (base, "runc.", 5) == 0) && strcmp (arg1, "init") == 0;
 }
 
 int

@@ -16,8 +16,9 @@ capture (void (*fn) (void))
   static char buf[8192];
   ssize_t n;
 
+  buf[0] = '\0';
   if (fd < 0)
-    return NULL;
+    return buf;
   unlink (tmpl);
   fflush (stderr);
   saved = dup (2);
@@ -67,7 +68,7 @@ main (void)
   CHECK (nsfd_log_get_level () == NSFD_LOG_WARNING, "init sets the level");
 
   out = capture (log_all_levels);
-  CHECK_STR_CONTAINS (out, "I-test: error: container c1: an error\n", "error line format: %s", out);
+  CHECK_STR_CONTAINS (out, "I-test: error: container c1: an error\n", "error line format");
   CHECK_STR_CONTAINS (out, "I-test: warning: container c1: a warning\n", "warning line");
   CHECK (out && strstr (out, "some info") == NULL && strstr (out, "debug 42") == NULL,
          "info and debug filtered at warning");

@@ -1,0 +1,323 @@
+/* lib/rundir.c: the per-container runtime directory and its record.  Runs in
+ * a forked child; run_dir is a temporary directory the parent removes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "rundir.h"
+#include "tap.h"
+
+static char tmp[64];
+
+static int
+rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+  (void) st, (void) flag, (void) f;
+  (void) remove (p);
+  return 0;
+}
+
+static void
+rm_tree (const char *p)
+{
+  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static bool
+probe_openat2 (void)
+{
+  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
+  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
+  if (fd >= 0)
+    close ((int) fd);
+  return fd >= 0 || errno != ENOSYS;
+}
+
+static unsigned
+mode_of (const char *fmt, const char *a, const char *b)
+{
+  char p[512];
+  struct stat st;
+  snprintf (p, sizeof (p), fmt, a, b);
+  if (lstat (p, &st) < 0)
+    return 0xffff;
+  return (unsigned) (st.st_mode & 07777);
+}
+
+static void
+test_dirs (const char *run)
+{
+  nsfd_error_t err = NULL;
+  char p[512];
+  struct stat st;
+  int fd, fd2;
+
+  /* A restrictive umask must not make the directories unusable. */
+  umask (077);
+  fd = nsfd_rundir_create (run, "I-c1", &err);
+  umask (022);
+  CHECK (fd >= 0, "create: %s", err ? nsfd_error_text (err) : "ok");
+  nsfd_error_free (&err);
+  CHECK (fd >= 0 && fstat (fd, &st) == 0 && S_ISDIR (st.st_mode), "returns an fd of <id>/");
+  CHECK (fd >= 0 && (fcntl (fd, F_GETFD) & FD_CLOEXEC), "  CLOEXEC");
+  CHECK (mode_of ("%s%s", run, "") == 0711, "runDir is 0711 (%o)", mode_of ("%s%s", run, ""));
+  CHECK (mode_of ("%s/%s", run, "I-c1") == 0711, "<id>/ is 0711 (%o)", mode_of ("%s/%s", run, "I-c1"));
+  CHECK (mode_of ("%s/%s/newroot", run, "I-c1") == 0700, "newroot is 0700 (%o)",
+         mode_of ("%s/%s/newroot", run, "I-c1"));
+  snprintf (p, sizeof (p), "%s/I-c1", run);
+  CHECK (lstat (p, &st) == 0 && st.st_uid == 0 && st.st_gid == 0, "<id>/ owned by root");
+
+  fd2 = nsfd_rundir_create (run, "I-c1", &err);
+  CHECK (fd2 >= 0, "create again without a socket is fine");
+  if (fd2 >= 0)
+    close (fd2);
+  nsfd_error_free (&err);
+
+  /* A mounter is waiting: its socket exists. */
+  {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf (sa.sun_path, sizeof (sa.sun_path), "%s/I-c1/socket", run);
+    CHECK (s >= 0 && bind (s, (struct sockaddr *) &sa, sizeof (sa)) == 0, "bind a socket in <id>/");
+    if (s >= 0)
+      close (s);
+  }
+  fd2 = nsfd_rundir_create (run, "I-c1", &err);
+  CHECK (fd2 < 0 && err && err->status == EEXIST, "EEXIST when a socket is present");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), "a mounter is already waiting for container \"I-c1\"", "  message: %s",
+                      nsfd_error_text (err));
+  nsfd_error_free (&err);
+  if (fd2 >= 0)
+    close (fd2);
+
+  fd2 = nsfd_rundir_open (run, "I-c1", &err);
+  CHECK (fd2 >= 0, "open");
+  {
+    struct stat a, b;
+    CHECK (fd2 >= 0 && fstat (fd, &a) == 0 && fstat (fd2, &b) == 0 && a.st_ino == b.st_ino, "  same directory");
+  }
+  if (fd2 >= 0)
+    close (fd2);
+  fd2 = nsfd_rundir_open (run, "I-missing", &err);
+  CHECK (fd2 < 0 && err && err->status == ENOENT, "open of a missing id: ENOENT");
+  nsfd_error_free (&err);
+
+  snprintf (p, sizeof (p), "%s/I-link", run);
+  (void) !symlink ("I-c1", p);
+  fd2 = nsfd_rundir_open (run, "I-link", &err);
+  CHECK (fd2 < 0 && err, "open refuses an id that is a symlink");
+  nsfd_error_free (&err);
+  fd2 = nsfd_rundir_create (run, "I-link", &err);
+  CHECK (fd2 < 0 && err, "create refuses an id that is a symlink");
+  nsfd_error_free (&err);
+  unlink (p);
+
+  close (fd);
+  CHECK (nsfd_rundir_remove (run, "I-c1", &err) == 0, "remove");
+  snprintf (p, sizeof (p), "%s/I-c1", run);
+  CHECK (access (p, F_OK) < 0 && errno == ENOENT, "  <id>/ is gone (with its socket and newroot)");
+  CHECK (access (run, F_OK) == 0, "  runDir stays");
+  CHECK (nsfd_rundir_remove (run, "I-c1", &err) == 0, "remove again is fine");
+  snprintf (p, sizeof (p), "%s/nonexistent", tmp);
+  CHECK (nsfd_rundir_remove (p, "I-c1", &err) == 0, "remove with a missing runDir is fine");
+  nsfd_error_free (&err);
+
+  /* A removal never follows a symlink planted inside. */
+  fd = nsfd_rundir_create (run, "I-c2", &err);
+  nsfd_error_free (&err);
+  {
+    char keep[256], lnk[512];
+    snprintf (keep, sizeof (keep), "%s/keep", tmp);
+    mkdir (keep, 0755);
+    snprintf (lnk, sizeof (lnk), "%s/keep/file", tmp);
+    close (open (lnk, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    snprintf (lnk, sizeof (lnk), "%s/I-c2/newroot/evil", run);
+    (void) !symlink (keep, lnk);
+    CHECK (nsfd_rundir_remove (run, "I-c2", &err) == 0, "remove with a planted symlink");
+    snprintf (lnk, sizeof (lnk), "%s/keep/file", tmp);
+    CHECK (access (lnk, F_OK) == 0, "  the symlink's target survives");
+  }
+  if (fd >= 0)
+    close (fd);
+}
+
+static void
+test_bad_run_dirs (void)
+{
+  nsfd_error_t err = NULL;
+  char p[256], q[256];
+  int fd;
+
+  fd = nsfd_rundir_create ("relative/run", "I-c", &err);
+  CHECK (fd < 0 && err && err->status == EINVAL, "relative runDir refused");
+  nsfd_error_free (&err);
+
+  snprintf (p, sizeof (p), "%s/real-run", tmp);
+  mkdir (p, 0711);
+  snprintf (q, sizeof (q), "%s/link-run", tmp);
+  (void) !symlink (p, q);
+  fd = nsfd_rundir_create (q, "I-c", &err);
+  CHECK (fd < 0 && err, "runDir that is a symlink refused: %s", nsfd_error_text (err));
+  nsfd_error_free (&err);
+  fd = nsfd_rundir_open (q, "I-c", &err);
+  CHECK (fd < 0 && err, "  also by open");
+  nsfd_error_free (&err);
+
+  snprintf (p, sizeof (p), "%s/user-run", tmp);
+  mkdir (p, 0711);
+  (void) !chown (p, 1000, 1000);
+  fd = nsfd_rundir_create (p, "I-c", &err);
+  CHECK (fd < 0 && err && err->status == EPERM, "runDir owned by another user refused");
+  nsfd_error_free (&err);
+
+  snprintf (p, sizeof (p), "%s/open-run", tmp);
+  mkdir (p, 0777);
+  chmod (p, 0777);
+  fd = nsfd_rundir_create (p, "I-c", &err);
+  CHECK (fd < 0 && err && err->status == EPERM, "world-writable runDir refused");
+  nsfd_error_free (&err);
+
+  snprintf (p, sizeof (p), "%s/r", tmp);
+  mkdir (p, 0711);
+  fd = nsfd_rundir_create (p, "../escape", &err);
+  CHECK (fd < 0 && err && err->status == EINVAL, "an id with a slash refused");
+  nsfd_error_free (&err);
+  fd = nsfd_rundir_create (p, "..", &err);
+  CHECK (fd < 0 && err, "an id \"..\" refused");
+  nsfd_error_free (&err);
+}
+
+static void
+test_path (void)
+{
+  nsfd_error_t err = NULL;
+  char buf[64];
+  CHECK (nsfd_rundir_path ("/run/nsfdsuds", "c", "socket", buf, sizeof (buf), &err) == 0
+             && strcmp (buf, "/run/nsfdsuds/c/socket") == 0,
+         "rundir_path with a name");
+  CHECK (nsfd_rundir_path ("/run/nsfdsuds", "c", NULL, buf, sizeof (buf), &err) == 0
+             && strcmp (buf, "/run/nsfdsuds/c") == 0,
+         "rundir_path without a name");
+  CHECK (nsfd_rundir_path ("/run/nsfdsuds", "a-very-long-container-id-that-does-not-fit-in-64-bytes", "socket", buf,
+                           sizeof (buf), &err)
+             < 0
+             && err && err->status == ENAMETOOLONG,
+         "rundir_path too long: ENAMETOOLONG");
+  nsfd_error_free (&err);
+  CHECK (nsfd_rundir_path ("/r", "id", "socket", buf, 13, &err) == 0 && nsfd_rundir_path ("/r", "id", "socket", buf, 12, &err) < 0,
+         "rundir_path bound is exact (12 chars + NUL)");
+  nsfd_error_free (&err);
+}
+
+static void
+test_record (const char *run)
+{
+  nsfd_error_t err = NULL;
+  struct nsfd_record w, r;
+  char p[512];
+  struct stat st;
+  cleanup_close int fd = nsfd_rundir_create (run, "I-rec", &err);
+
+  nsfd_error_free (&err);
+  memset (&w, 0, sizeof (w));
+  snprintf (w.layer_path, sizeof (w.layer_path), "/vol/with \"quotes\" and \\backslash/.nsfdsuds/default");
+  w.mounter_pid = 12345;
+  w.mounter_start = 9876543210ULL;
+  CHECK (nsfd_record_write (fd, &w, &err) == 0, "record write");
+  snprintf (p, sizeof (p), "%s/I-rec/record", run);
+  CHECK (lstat (p, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
+         "record is a 0600 root file");
+  CHECK (nsfd_record_read (fd, &r, &err) == 0, "record read: %s", err ? nsfd_error_text (err) : "ok");
+  nsfd_error_free (&err);
+  CHECK (strcmp (r.layer_path, w.layer_path) == 0, "layer path round trip: %s", r.layer_path);
+  CHECK (r.mounter_pid == 12345 && r.mounter_start == 9876543210ULL, "pid and start time round trip");
+
+  /* The longest path made only of characters that need escaping. */
+  memset (w.layer_path, '"', sizeof (w.layer_path) - 1);
+  w.layer_path[sizeof (w.layer_path) - 1] = '\0';
+  if (nsfd_record_write (fd, &w, &err) == 0)
+    {
+      CHECK (nsfd_record_read (fd, &r, &err) == 0 && strcmp (r.layer_path, w.layer_path) == 0 && r.mounter_pid == 12345,
+             "a record with a 4095-byte escaped path round trips");
+    }
+  else
+    CHECK (err != NULL, "a record too long to write is an error: %s", nsfd_error_text (err));
+  nsfd_error_free (&err);
+
+  {
+    int f = open (p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    (void) !write (f, "not json", 8);
+    close (f);
+  }
+  CHECK (nsfd_record_read (fd, &r, &err) < 0 && err && err->status == EINVAL, "record that is not JSON: EINVAL");
+  nsfd_error_free (&err);
+  unlink (p);
+  CHECK (nsfd_record_read (fd, &r, &err) < 0 && err && err->status == ENOENT, "missing record: ENOENT");
+  nsfd_error_free (&err);
+  {
+    char t[256];
+    snprintf (t, sizeof (t), "%s/fake-record", tmp);
+    int f = open (t, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    (void) !write (f, "{\"layer\":\"/etc\",\"mounterPid\":1}", 32);
+    close (f);
+    (void) !symlink (t, p);
+    CHECK (nsfd_record_read (fd, &r, &err) < 0 && err && err->status == ELOOP, "record that is a symlink refused");
+    nsfd_error_free (&err);
+    unlink (p);
+  }
+  CHECK (nsfd_rundir_remove (run, "I-rec", &err) == 0, "remove after the record");
+}
+
+static int
+body (void)
+{
+  char run[128];
+  snprintf (run, sizeof (run), "%s/run", tmp);
+  test_dirs (run);
+  test_bad_run_dirs ();
+  test_path ();
+  test_record (run);
+  TAP_DONE ();
+}
+
+int
+main (void)
+{
+  pid_t pid;
+  int status;
+
+  TAP_SKIP_UNLESS_ROOT ();
+  if (!probe_openat2 ())
+    {
+      printf ("1..0 # SKIP openat2 returns ENOSYS here (valgrind?)\n");
+      return 77;
+    }
+  snprintf (tmp, sizeof (tmp), "/tmp/I-rundir-XXXXXX");
+  if (mkdtemp (tmp) == NULL)
+    return 1;
+  fflush (stdout);
+  pid = fork ();
+  if (pid == 0)
+    exit (body ());
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  rm_tree (tmp);
+  if (!WIFEXITED (status))
+    {
+      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
+      return 1;
+    }
+  return WEXITSTATUS (status);
+}
