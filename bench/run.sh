@@ -36,9 +36,9 @@ done
 [[ $(id -u) == 0 ]] || { echo "bench/run.sh: needs root" >&2; exit 2; }
 
 if ((SMOKE)); then
-	R1=${ROUNDS:-2} R2=${ROUNDS:-1} SCALE=(2 5) CONC=3 RC=1
+	R1=${ROUNDS:-2} R2=${ROUNDS:-1} SCALE=(2 5) CONC=3 RC=1 EXECS=20
 else
-	R1=${ROUNDS:-15} R2=${ROUNDS:-7} SCALE=(10 100 500) CONC=20 RC=3
+	R1=${ROUNDS:-30} R2=${ROUNDS:-10} SCALE=(10 100 500) CONC=20 RC=5 EXECS=200
 fi
 MOUNTS20=12  # 7 runtime mounts + the volume + 12 binds = 20 mounts under the rootfs
 
@@ -76,6 +76,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cc -O2 -Wall -Wextra -o "$WORK/rusage-exec" "$BENCH_DIR/rusage-exec.c" || exit 2
+cc -O2 -Wall -Wextra -o "$WORK/overlay-floor" "$BENCH_DIR/overlay-floor.c" || exit 2
 RUSAGE=$WORK/rusage-exec
 
 CFG=$WORK/config.json
@@ -86,8 +87,9 @@ EOF
 chmod 644 "$CFG"
 export NSFDSUDS_CONFIG=$CFG NSFDSUDS_RUNTIME=$RUNC_BIN
 
-SEQ=0
-newid () { SEQ=$((SEQ + 1)); printf '%s-%d\n' "$IDP" "$SEQ"; }
+# newid: a fresh container id in $ID (no subshell: the counter must advance).
+SEQ=0 ID=''
+newid () { SEQ=$((SEQ + 1)); ID=$IDP-$SEQ; }
 
 # --- bundles -----------------------------------------------------------------------
 
@@ -118,7 +120,6 @@ binds () {
 
 declare -A T   # T[variant] = "us us us ..." in round order
 FAILS=0
-now_us () { local t=${EPOCHREALTIME/./}; printf '%s\n' "$((10#$t))"; }
 
 # timed VARIANT CMD...: run CMD once, add its wall time (us) to T[VARIANT].
 timed () {
@@ -138,9 +139,9 @@ timed () {
 	T[$v]+="$(((10#$t1 - 10#$t0))) "
 }
 
-runc_run () { "$RUNC" run --bundle "$WORK/b/$1" "$(newid)"; }
-crun_run () { $CRUN run --bundle "$WORK/b/$1" "$(newid)"; }
-wrap_run () { "$WRAPPER" run --bundle "$WORK/b/$1" "$(newid)"; }
+runc_run () { newid; "$RUNC" run --bundle "$WORK/b/$1" "$ID"; }
+crun_run () { newid; $CRUN run --bundle "$WORK/b/$1" "$ID"; }
+wrap_run () { newid; "$WRAPPER" run --bundle "$WORK/b/$1" "$ID"; }
 
 # rounds N VARIANT=CMD...: N rounds, each running every variant once in the given
 # order, the order rotated every round so no variant always follows the same one.
@@ -176,9 +177,10 @@ paired () {
 }
 ms () { awk -v x="$1" 'BEGIN { if (x == "NA") print "NA"; else printf "%.2f", x / 1000 }'; }
 ratio () { awk -v x="$1" -v y="$2" 'BEGIN { if (x == "NA" || y == "NA" || y == 0) print "NA"; else printf "%.3f", x / y }'; }
+r3 () { awk -v x="$1" 'BEGIN { if (x == "NA") print "NA"; else printf "%.3f", x }'; }
 
 declare -A LABEL
-row_fmt='%-44s %10s  %-30s %8s %8s\n'
+row_fmt='%-42s %9s  %-42s %6s %6s\n'
 header () {
 	printf '\n%s\n' "$1"
 	printf "$row_fmt" variant "median ms" "compared with" "ratio" "paired"
@@ -188,7 +190,7 @@ row () {
 	local v=$1 b=${2:-} mv
 	mv=$(med "$v")
 	if [[ -n $b ]]; then
-		printf "$row_fmt" "${LABEL[$v]}" "$(ms "$mv")" "${LABEL[$b]}" "$(ratio "$mv" "$(med "$b")")" "$(paired "$v" "$b")"
+		printf "$row_fmt" "${LABEL[$v]}" "$(ms "$mv")" "${LABEL[$b]}" "$(ratio "$mv" "$(med "$b")")" "$(r3 "$(paired "$v" "$b")")"
 	else
 		printf "$row_fmt" "${LABEL[$v]}" "$(ms "$mv")" "" "" ""
 	fi
@@ -201,6 +203,7 @@ echo "machine: $(uname -r), $(nproc) cores, $(awk -F': ' '/model name/ { print $
 echo "runc $RUNC_VERSION, crun $CRUN_VERSION, build $BUILD"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "rounds: $R1 (start cost), $R2 (scaling), $RC (concurrency)"
+echo "work directory: $WORK (removed at exit), container ids: $IDP-N"
 
 # --- 1. start cost -----------------------------------------------------------------
 
@@ -253,6 +256,36 @@ row wrap.idle runc.plain
 row wrap.active runc.vol
 row wrap.active runc.active
 
+# The hook's exec cost alone: EXECS execs of the idle hook (state on stdin, not
+# annotated) against /bin/true, in alternating blocks of 10.
+printf '{"ociVersion":"1.0.2","id":"%s-x","status":"creating","pid":1,"bundle":"%s","annotations":{}}' \
+	"$IDP" "$WORK/b/plain" >"$WORK/state.json"
+execs () {
+	local i
+	for ((i = 0; i < 10; i++)); do "$@" <"$WORK/state.json" >/dev/null || return 1; done
+}
+LABEL[x.true]="exec /bin/true (per exec)"
+LABEL[x.idle]="exec our hook, not annotated (per exec)"
+rounds $((EXECS / 10)) x.true="execs /bin/true" x.idle="execs $HOOK --config $CFG createRuntime"
+for v in x.true x.idle; do T[$v]=$(for t in ${T[$v]}; do [[ $t == NA ]] && echo NA || echo $((t / 10)); done | tr '\n' ' '); done
+row x.true
+row x.idle x.true
+printf 'idle hook cost per start (3 stages) above the /bin/true floor: %s ms\n' \
+	"$(awk -v a="$(med x.idle)" -v b="$(med x.true)" 'BEGIN { printf "%.2f", 3 * (a - b) / 1000 }')"
+
+# The kernel's share of an active start: mount + unmount of the same overlay (the
+# unmount syncs the upper filesystem), no code of ours.
+L1=$V1/.nsfdsuds/default
+mkdir -p "$WORK/floor"
+"$WORK/overlay-floor" "$WORK/b/active/rootfs" "$L1/upper" "$L1/work" "$WORK/floor" $((SMOKE ? 2 : R1)) >"$WORK/floor.txt" ||
+	echo "bench/run.sh: overlay-floor failed" >&2
+FM=$(median $(awk '{ print $1 }' "$WORK/floor.txt")) FU=$(median $(awk '{ print $2 }' "$WORK/floor.txt"))
+printf 'kernel floor of an active start (overlay mount + unmount, no nsfdsuds code): %s + %s ms\n' "$(ms "$FM")" "$(ms "$FU")"
+printf 'runc active - plain+volume (median of per-round differences): %s ms\n' "$(ms "$(
+	a=(${T[runc.active]}) p=(${T[runc.vol]}) d=()
+	for ((i = 0; i < ${#a[@]}; i++)); do [[ ${a[i]} == NA || ${p[i]} == NA ]] || d+=($((a[i] - p[i]))); done
+	median "${d[@]}")")"
+
 # --- 2. scaling with the number of mounts ------------------------------------------
 
 echo "2. scaling: $R2 rounds of ${SCALE[*]} and $MOUNTS20 extra mounts..." >&2
@@ -273,41 +306,31 @@ for n in "$MOUNTS20" "${SCALE[@]}"; do
 	row "s.plain$n"
 	row "s.active$n" "s.plain$n"
 done
-# Linear fit of the hook's added time (active - plain, per round) against N.
-fit_pts=''
+# Linear fit of the hook's added time against N: per round active - plain, the
+# median of those per N, then least squares over the medians.
+echo
+fit=''
 for n in "${SCALE[@]}"; do
-	a=(${T[s.active$n]}) p=(${T[s.plain$n]})
+	a=(${T[s.active$n]}) p=(${T[s.plain$n]}) d=()
 	for ((i = 0; i < ${#a[@]}; i++)); do
 		[[ ${a[i]} == NA || ${p[i]} == NA ]] && continue
-		fit_pts+="$n $((a[i] - p[i]))"$'\n'
+		d+=($((a[i] - p[i])))
 	done
+	((${#d[@]})) && fit+="$n $(median "${d[@]}")"$'\n'
 done
-printf '%s' "$fit_pts" >"$WORK/fit.txt"
-echo
-awk '
-	{ d[$1] = d[$1] " " $2 }
+printf '%s' "$fit" | awk '
+	{ n[NR] = $1; m[NR] = $2; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
 	END {
-		# per-N medians of the added time, then least squares over the medians
-		for (n in d) {
-			k = split(d[n], v, " "); asort(v)
-			m[n] = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
-			N++; sx += n; sy += m[n]; sxx += n * n; sxy += n * m[n]
-		}
+		N = NR
 		if (N < 2) { print "fit: not enough points"; exit }
 		b = (N * sxy - sx * sy) / (N * sxx - sx * sx); a = (sy - b * sx) / N
-		printf "hook added time (active - plain, median per N) against N extra mounts:\n"
-		for (n in m) printf "  N=%-4d added %8.2f ms   fit %8.2f ms   residual %+7.2f ms\n", n, m[n] / 1000, (a + b * n) / 1000, (m[n] - a - b * n) / 1000 | "sort -t= -k2 -n"
-		close("sort -t= -k2 -n")
+		print "Hook time added (median of active - plain per round) against N extra mounts:"
+		for (i = 1; i <= N; i++)
+			printf "  N=%-4d added %8.2f ms   linear fit %8.2f ms   residual %+7.2f ms\n", n[i], m[i] / 1000, (a + b * n[i]) / 1000, (m[i] - a - b * n[i]) / 1000
 		printf "  linear fit: %.1f us per extra mount, intercept %.2f ms\n", b, a / 1000
-		# linearity: the slope between the two smallest and the two largest N
-		n0 = -1
-		for (n in m) ns[++c] = n + 0
-		asort(ns)
-		if (c >= 3) {
-			s1 = (m[ns[2]] - m[ns[1]]) / (ns[2] - ns[1]); s2 = (m[ns[c]] - m[ns[c - 1]]) / (ns[c] - ns[c - 1])
-			printf "  slope %d..%d: %.1f us/mount, %d..%d: %.1f us/mount\n", ns[1], ns[2], s1, ns[c - 1], ns[c], s2
-		}
-	}' "$WORK/fit.txt"
+		for (i = 2; i <= N; i++)
+			printf "  slope N=%d..%d: %.1f us per mount\n", n[i - 1], n[i], (m[i] - m[i - 1]) / (n[i] - n[i - 1])
+	}'
 
 # --- 3. concurrency ----------------------------------------------------------------
 
@@ -320,10 +343,11 @@ burst () {
 	local kind=$1 i rc=0
 	local -a pids=()
 	for ((i = 0; i < CONC; i++)); do
+		newid
 		if [[ $kind == active ]]; then
-			"$RUNC" run --bundle "$WORK/b/conc$i" "$(newid)" </dev/null >"$WORK/conc$i.out" 2>&1 &
+			"$RUNC" run --bundle "$WORK/b/conc$i" "$ID" </dev/null >"$WORK/conc$i.out" 2>&1 &
 		else
-			"$RUNC" run --bundle "$WORK/b/vol" "$(newid)" </dev/null >"$WORK/conc$i.out" 2>&1 &
+			"$RUNC" run --bundle "$WORK/b/vol" "$ID" </dev/null >"$WORK/conc$i.out" 2>&1 &
 		fi
 		pids+=($!)
 	done
@@ -358,11 +382,14 @@ mkbundle rss --mount "$V4:/data" "${ACT[@]}" \
 mkbundle rssidle --hook createRuntime "$RUSAGE" "$RSS" idle "$HOOK" --config "$CFG" createRuntime
 mkbundle wsleep --mount "$(vol wsleep):/data" "${ACT[@]}" --args "sleep 0.5"
 for ((i = 0; i < (SMOKE ? 1 : 3); i++)); do
-	"$RUNC" run --bundle "$WORK/b/rss" "$(newid)" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss run failed" >&2
-	"$RUNC" run --bundle "$WORK/b/rssidle" "$(newid)" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss idle run failed" >&2
+	newid
+	"$RUNC" run --bundle "$WORK/b/rss" "$ID" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss run failed" >&2
+	newid
+	"$RUNC" run --bundle "$WORK/b/rssidle" "$ID" </dev/null >/dev/null 2>&1 || echo "bench/run.sh: rss idle run failed" >&2
 	# The wrapper waits for the runtime, so wait4 would report runc's RSS too: read
 	# the wrapper's own high-water mark while the container sleeps.
-	"$WRAPPER" run --bundle "$WORK/b/wsleep" "$(newid)" </dev/null >/dev/null 2>&1 &
+	newid
+	"$WRAPPER" run --bundle "$WORK/b/wsleep" "$ID" </dev/null >/dev/null 2>&1 &
 	wp=$! hwm=0
 	while kill -0 "$wp" 2>/dev/null; do
 		h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$wp/status" 2>/dev/null)

@@ -21,6 +21,7 @@
 #include "handshake.h"
 #include "hook.h"
 #include "log.h"
+#include "mounttable.h"
 #include "overlay.h"
 #include "plan.h"
 #include "rundir.h"
@@ -104,7 +105,10 @@ assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd,
       };
       close (pfd[0]);
       memset (&result, 0, sizeof (result));
-      if (setns (mnt_fd, CLONE_NEWNS) < 0)
+      /* Load what the assembly needs while our root is still the host's. */
+      if (nsfd_mounttable_load (&werr) < 0)
+        ;
+      else if (setns (mnt_fd, CLONE_NEWNS) < 0)
         nsfd_make_error (&werr, errno, "entering the container's mount namespace");
       else
         (void) nsfd_overlay_assemble (&spec, &werr);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,8 +92,14 @@ hash_dir (int root, const char *rel, uint64_t *h, size_t *budget, nsfd_error_t *
       fnv (h, names[i], strlen (names[i]) + 1);
       if (fstatat (dirfd (d), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
         {
+          /* No mtime for directories and empty files: the runtime creates mount
+           * points (and so touches their parents) in every fresh rootfs before
+           * any hook runs, which would make each recreated container's image
+           * look changed. */
+          bool stamp = S_ISREG (st.st_mode) && st.st_size > 0;
           int len = snprintf (line, sizeof (line), "%o:%lld:%lld", (unsigned) (st.st_mode & S_IFMT),
-                              (long long) (S_ISREG (st.st_mode) ? st.st_size : 0), (long long) st.st_mtime);
+                              (long long) (S_ISREG (st.st_mode) ? st.st_size : 0),
+                              stamp ? (long long) st.st_mtime : 0LL);
           fnv (h, line, (size_t) len);
         }
     }

@@ -33,8 +33,8 @@ static struct
   const char *(*fs_get_optional_fields) (struct libmnt_fs *);
 } lm;
 
-static int
-load_libmount (nsfd_error_t *err)
+int
+nsfd_mounttable_load (nsfd_error_t *err)
 {
   void *h;
   if (lm.handle)
@@ -156,7 +156,7 @@ parse_table (const char *mountinfo, struct libmnt_table **out, nsfd_error_t *err
 {
   struct libmnt_table *t;
   int r;
-  if (load_libmount (err) < 0)
+  if (nsfd_mounttable_load (err) < 0)
     return -1;
   t = mnt_new_table ();
   if (t == NULL)

@@ -39,6 +39,10 @@ int nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_moun
 
 void nsfd_mount_entry_free (struct nsfd_mount_entry *e);
 
+/* Loads libmount (done on first use; call it before entering another mount
+ * namespace so the library always comes from the host's filesystem). */
+int nsfd_mounttable_load (nsfd_error_t *err);
+
 /* Number of mounts in a table (for leak checks). */
 int nsfd_mounts_count (const char *mountinfo, size_t *count, nsfd_error_t *err);
 

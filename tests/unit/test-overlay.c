@@ -77,7 +77,8 @@ static void
 mkdirs (const char *path)
 {
   char p[512];
-  snprintf (p, sizeof (p), "%s", path);
+  if ((size_t) snprintf (p, sizeof (p), "%s", path) >= sizeof (p))
+    abort ();
   for (char *s = p + 1; *s; s++)
     if (*s == '/')
       {

@@ -80,8 +80,10 @@ bind_mount (const char *dest, const char *src, const char *opts)
   static char buf[4][512];
   static int n;
   char *b = buf[n++ % 4];
-  snprintf (b, 512, "{\"destination\": \"%s\", \"type\": \"bind\", \"source\": \"%s\", \"options\": [%s]}", dest, src,
-            opts);
+  if (snprintf (b, 512, "{\"destination\": \"%s\", \"type\": \"bind\", \"source\": \"%s\", \"options\": [%s]}", dest,
+                src, opts)
+      >= 512)
+    abort ();
   return b;
 }
 
