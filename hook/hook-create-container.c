@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fault.h"
 #include "handshake.h"
 #include "hook.h"
 #include "log.h"
@@ -41,6 +42,7 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
   nsfd_ns_set_close (&out.ns);
   if (r < 0)
     return nsfd_error_wrap (err, "sending the container's namespaces to the mounter");
+  NSFD_FAULT ("agent-after-send");
   /* The mounter bounds its own work by the same timeout; allow for both. */
   if (nsfd_hs_recv (sock, ctx->cfg.handshake_timeout_ms * 2 + 1000, &in, err) < 0)
     return nsfd_error_wrap (err, "waiting for the mounter's answer");

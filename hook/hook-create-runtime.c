@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fault.h"
 #include "handshake.h"
 #include "hook.h"
 #include "layer.h"
@@ -57,10 +58,12 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
     return -1;
   if (nsfd_layer_acquire (&plan.layer, id, ctx->state.pid, "hook", err) < 0)
     return -1;
+  NSFD_FAULT ("runtime-after-acquire");
 
   idfd = nsfd_rundir_create (ctx->cfg.run_dir, id, err);
   if (idfd < 0)
     goto fail_release;
+  NSFD_FAULT ("runtime-after-rundir");
   if (nsfd_rundir_path (ctx->cfg.run_dir, id, NSFD_RUNDIR_SOCKET, sock_path, sizeof (sock_path), err) < 0)
     goto fail_remove;
   listen_fd = nsfd_hs_listen (sock_path, 0600, plan.root_uid, plan.root_gid, err);
@@ -85,6 +88,7 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
     }
   close (ready[1]);
   nsfd_closep (&listen_fd);
+  NSFD_FAULT ("runtime-after-fork");
 
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", plan.layer.path);
   rec.mounter_pid = child;

@@ -5,6 +5,7 @@
  * forked worker and answers with the result. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fault.h"
 #include "handshake.h"
 #include "hook.h"
 #include "log.h"
@@ -111,7 +113,10 @@ assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd,
       else if (setns (mnt_fd, CLONE_NEWNS) < 0)
         nsfd_make_error (&werr, errno, "entering the container's mount namespace");
       else
-        (void) nsfd_overlay_assemble (&spec, &werr);
+        {
+          NSFD_FAULT ("worker-after-setns");
+          (void) nsfd_overlay_assemble (&spec, &werr);
+        }
       if (werr)
         {
           result.status = werr->status ? werr->status : EIO;
@@ -190,6 +195,7 @@ serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
 
   memset (&m, 0, sizeof (m));
   nsfd_ns_set_init (&m.ns);
+  NSFD_FAULT ("mounter-after-accept");
   if (nsfd_hs_peer_cred (sock, &cred, &err) < 0)
     return 1;
   if (cred.uid != plan->root_uid)
@@ -242,6 +248,7 @@ serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
       return -1;
     }
   nsfd_log (NSFD_LOG_INFO, plan->id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
+  NSFD_FAULT ("worker-before-reply");
   reply (sock, 0, "ok");
   return 0;
 }
@@ -291,9 +298,23 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
                     ctx->cfg.mounter_lifetime_ms / 1000);
           break;
         }
-      sock = nsfd_hs_accept (listen_fd, (unsigned) left, &err);
+      {
+        /* Wait for the agent, and give up at once if the container's init
+         * dies first (the pidfd becomes readable): the runtime failed before
+         * createContainer and nobody will come. */
+        struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+        int pr = poll (p, 2, left > INT_MAX ? INT_MAX : (int) left);
+        if (pr < 0 || (pr == 0))
+          continue; /* signal or timeout: the loop condition decides */
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
+          {
+            nsfd_log (NSFD_LOG_INFO, plan->id, "the container's init exited before createContainer; giving up");
+            break;
+          }
+      }
+      sock = nsfd_hs_accept (listen_fd, 1000, &err);
       if (sock < 0)
-        continue; /* timeout or signal: the loop condition decides */
+        continue;
       r = serve_one (ctx, plan, sock, pidfd);
       close (sock);
       if (r <= 0)

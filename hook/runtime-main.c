@@ -15,9 +15,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fault.h"
 #include "config.h"
 #include "layer.h"
 #include "mounttable.h"
@@ -253,6 +255,7 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
     return -1;
   if (nsfd_layer_acquire (&plan->layer, plan->id, getpid (), "runtime", err) < 0)
     return -1;
+  NSFD_FAULT ("wrapper-after-acquire");
 
   spec.rootfs = plan->rootfs;
   spec.lower = plan->lower_path;
@@ -277,6 +280,7 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
   spec.n_mount_points = n_mps;
   if (nsfd_overlay_assemble (&spec, err) < 0)
     goto fail;
+  NSFD_FAULT ("wrapper-after-overlay");
 
   if (!plan->req.keep_volume_visible)
     {
@@ -327,6 +331,53 @@ release_from_record (const struct nsfd_config *cfg, const char *id)
         (void) nsfd_layer_release (lfd, id, &err);
     }
   (void) nsfd_rundir_remove (cfg->run_dir, id, NULL);
+}
+
+/* containerd's runc shim and CRI-O report a failed create with the last
+ * error line of the runtime's --log file, not its stderr: append ours there,
+ * in the format asked for (logrus json or text), so the reason reaches the
+ * user (kubectl describe).  Best effort. */
+static void
+log_for_engine (const struct nsfd_runtime_args *a, const char *what, const char *msg)
+{
+  char esc[8192], line[8448], when[32];
+  cleanup_close int fd = -1;
+  size_t o = 0;
+  time_t now = time (NULL);
+  struct tm tm;
+  int json = a->log_format && strcmp (a->log_format, "json") == 0;
+  int n;
+
+  if (a->log == NULL || a->log[0] == '\0')
+    return;
+  for (const char *s = what; *s && o + 8 < sizeof (esc); s++)
+    esc[o++] = *s;
+  for (const char *s = ": "; *s && o + 8 < sizeof (esc); s++)
+    esc[o++] = *s;
+  for (const unsigned char *s = (const unsigned char *) msg; *s && o + 8 < sizeof (esc); s++)
+    {
+      if (*s == '"' || *s == '\\')
+        {
+          esc[o++] = '\\';
+          esc[o++] = (char) *s;
+        }
+      else if (*s < 0x20)
+        o += (size_t) snprintf (esc + o, sizeof (esc) - o, "\\u%04x", *s);
+      else
+        esc[o++] = (char) *s;
+    }
+  esc[o] = '\0';
+  gmtime_r (&now, &tm);
+  strftime (when, sizeof (when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (json)
+    n = snprintf (line, sizeof (line), "{\"level\":\"error\",\"msg\":\"nsfdsuds-runtime: %s\",\"time\":\"%s\"}\n",
+                  esc, when);
+  else
+    n = snprintf (line, sizeof (line), "time=\"%s\" level=error msg=\"nsfdsuds-runtime: %s\"\n", when, esc);
+  fd = open (a->log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || n <= 0)
+    return;
+  (void) !write (fd, line, (size_t) n < sizeof (line) ? (size_t) n : sizeof (line) - 1);
 }
 
 static int
@@ -441,7 +492,9 @@ main (int argc, char **argv)
     }
   nsfd_log (NSFD_LOG_INFO, a.id, "persistent root on %s (layer %s)", plan.rootfs, plan.layer.path);
 
+  NSFD_FAULT ("wrapper-before-exec");
   status = run_runtime (real_runtime (&cfg), argv);
+  NSFD_FAULT ("wrapper-after-runtime");
   if (status != 0 || (strcmp (a.cmd, "run") == 0 && !a.detach))
     {
       /* Failed, or a foreground run that has ended: the layer is free. */
@@ -464,6 +517,7 @@ main (int argc, char **argv)
 
 fail:
   nsfd_log (NSFD_LOG_ERROR, a.id, "the container cannot get its persistent root: %s", nsfd_error_text (err));
+  log_for_engine (&a, "the container cannot get its persistent root", nsfd_error_text (err));
   nsfd_request_free (&req);
   nsfd_config_free (&cfg);
   return 1;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fault.h"
 #include "layer.h"
 #include "mounttable.h"
 #include "safepath.h"
@@ -441,6 +442,7 @@ nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
   ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
   if (ovl_fd < 0 || check_is_overlay (ovl_fd, s->staging, err) < 0)
     goto fail_detach;
+  NSFD_FAULT ("worker-after-attach");
 
   /* A mount below a shared mount cannot be moved; the old rootfs mount is
    * discarded after pivot_root, so making it private changes nothing else. */
@@ -455,6 +457,7 @@ nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
     }
   if (carry_mounts (s, rootfs_fd, ovl_fd, &children, &nested, err) < 0)
     goto fail_detach;
+  NSFD_FAULT ("worker-after-carry");
 
   nsfd_closep (&ovl_fd);
   ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
