@@ -277,8 +277,8 @@ nsfd_proc_start_time (pid_t pid, unsigned long long *out)
   /* A zombie has finished: it holds nothing. */
   if (p[2] == 'Z' || p[2] == 'X')
     return -ESRCH;
-  /* p + 1 is the space before field 3 (state); each step moves one field on,
-   * so field 3 .. 21 stops at the space before field 22 (starttime). */
+  /* After p++, p is the space before field 3 (state); each step moves one
+   * field on, so steps 3 .. 21 stop at the space before field 22 (starttime). */
   p++;
   for (field = 3; field < 22 && p; field++)
     p = strchr (p + 1, ' ');

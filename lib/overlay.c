@@ -29,6 +29,8 @@ nsfd_open_checked (const char *path, int flags, int check_fd, nsfd_error_t *err)
   int same;
 
   fd = (int) syscall (SYS_openat2, AT_FDCWD, path, &how, sizeof (how));
+  if (fd < 0 && errno == ENOSYS) /* kernel < 5.6, valgrind */
+    fd = nsfd_openat_walk (AT_FDCWD, path, flags, 0, false);
   if (fd < 0)
     return nsfd_make_error (err, errno, "opening \"%s\"%s", path,
                             errno == ELOOP ? " (a symbolic link is in the way)" : "");
@@ -243,6 +245,8 @@ resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *
   for (;;)
     {
       cleanup_close int fd = (int) syscall (SYS_openat2, lower_fd, *prefix ? prefix : "/", &how, sizeof (how));
+      if (fd < 0 && errno == ENOSYS) /* kernel < 5.6, valgrind; the prefix check below still applies */
+        fd = nsfd_openat_walk (lower_fd, *prefix ? prefix : "/", O_PATH, 0, true);
       if (fd >= 0)
         {
           char proc[32], real[4096];

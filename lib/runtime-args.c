@@ -58,6 +58,10 @@ nsfd_runtime_args_parse (int argc, char *const *argv, struct nsfd_runtime_args *
           const char *value = attached ? name + len + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
           if (len == 4 && strncmp (name, "root", 4) == 0)
             out->root = value;
+          else if (len == 3 && strncmp (name, "log", 3) == 0)
+            out->log = value;
+          else if (len == 10 && strncmp (name, "log-format", 10) == 0)
+            out->log_format = value;
           if (!attached)
             i++;
         }

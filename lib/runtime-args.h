@@ -13,6 +13,8 @@ struct nsfd_runtime_args
   const char *bundle;     /* --bundle/-b value, NULL when absent (default: cwd) */
   const char *pid_file;   /* --pid-file value */
   const char *root;       /* global --root value */
+  const char *log;        /* global --log value (the engine reads errors from it) */
+  const char *log_format; /* global --log-format value ("text", "json") */
   int detach;             /* run -d / --detach */
 };
 

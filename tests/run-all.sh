@@ -99,6 +99,16 @@ export NSFD_LEAK_BUILD_DIRS="$build $repo/build-sid $repo/build-sid-asan"
 export NSFD_LEAK_BASELINE=$NSFD_SUITE_TMP/.cache/baseline
 mkdir -p "$NSFD_LEAK_BASELINE"
 find /run/nsfdsuds -type s 2>/dev/null | sort >"$NSFD_LEAK_BASELINE/sockets" || true
+# The suite root goes at exit, also when interrupted, but only if nothing is mounted
+# below it any more.
+remove_suite_root () {
+	if [[ -z $(awk -v d="$NSFD_SUITE_TMP/" 'index($5, d) == 1' /proc/self/mountinfo) ]]; then
+		rm -rf --one-file-system "$NSFD_SUITE_TMP"
+	else
+		echo "run-all: leaving $NSFD_SUITE_TMP, something is still mounted below it" >&2
+	fi
+}
+trap remove_suite_root EXIT
 echo "suite root $NSFD_SUITE_TMP, container id prefix $NSFD_ID_PREFIX, logs in $logs"
 
 bats_timeout=${NSFD_BATS_TIMEOUT:-1200}
@@ -153,13 +163,6 @@ leak_st=0
 bats --tap "$leak_check" </dev/null 2>&1 | tee "$logs/leak-check.tap" || leak_st=$?
 echo
 count_tap "leak check" "$logs/leak-check.tap" "$leak_st"
-
-# The suite root goes only if nothing is mounted below it any more.
-if [[ -z $(awk -v d="$NSFD_SUITE_TMP/" 'index($5, d) == 1' /proc/self/mountinfo) ]]; then
-	rm -rf --one-file-system "$NSFD_SUITE_TMP"
-else
-	echo "run-all: leaving $NSFD_SUITE_TMP, something is still mounted below it"
-fi
 
 phase "done"
 echo "$passed passed, $failed failed, $skipped skipped"

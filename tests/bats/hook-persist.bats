@@ -26,113 +26,9 @@ _skip_preopening_runc () {
 	fi
 }
 
-# The script both containers run: the first makes the changes, every run reports.
-_write_persist_script () {
-	cat >"$1/nsfd-test.sh" <<'SH'
-if [ -e /etc/x ]; then
-	echo run=second
-else
-	echo hello >/etc/x
-	mkdir -p /var/lib/app
-	echo rows >/var/lib/app/db
-	rm /etc/old.conf
-	rm -rf /opt/olddir
-	mkdir /opt/olddir
-	echo new >/opt/olddir/c
-	echo run=first
-fi
-echo "x=$(cat /etc/x)"
-echo "db=$(cat /var/lib/app/db)"
-echo "olddir=$(ls -A /opt/olddir | tr '\n' ' ')"
-[ -e /etc/old.conf ] && echo old=present || echo old=gone
-echo "volume-entries=$(ls -A /data | wc -l)"
-echo "rootfs-magic=$(stat -f -c %t /)"
-grep ' / / ' /proc/self/mountinfo | sed 's/^/root-mount=/'
-SH
-	chmod 755 "$1/nsfd-test.sh"
-}
-
-# A rootfs with the lower-layer things the test changes, and the mount point of the
-# volume made in advance (the runtime would create it in the rootfs itself).
-_persist_bundle () {
-	local b=$1 cfg=$2 vol=$3
-	shift 3
-	nsfd_hook_bundle "$b" "$cfg" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data \
-		--args "/bin/sh /nsfd-test.sh" "$@"
-	mkdir -p "$b/rootfs/opt/olddir" "$b/rootfs/data"
-	echo a >"$b/rootfs/opt/olddir/a"
-	echo b >"$b/rootfs/opt/olddir/b"
-	echo old >"$b/rootfs/etc/old.conf"
-	_write_persist_script "$b/rootfs"
-	if [[ $(jq -r '.linux.uidMappings // [] | length' "$b/config.json") != 0 ]]; then
-		chown -R -h "$NSFD_USERNS_HOST_ID:$NSFD_USERNS_HOST_ID" "$b/rootfs"
-	fi
-}
-
-_expect_line () {
-	grep -qxF -- "$1" <<<"$output" || { echo "expected line: $1"; return 1; }
-}
-
-# nsfd_persist_roundtrip RUNTIME [nsfd_bundle options]: the whole persistence scenario.
-nsfd_persist_roundtrip () {
-	local rt=$1 b vol cfg id1 id2 lower_before lower_after snap layer
-	shift
-	cfg=$(nsfd_hook_config)
-	b=$(nsfd_tmpdir bundle)
-	vol=$(nsfd_hook_volume)
-	_persist_bundle "$b" "$cfg" "$vol" "$@"
-	lower_before=$(nsfd_tree_digest "$b/rootfs")
-	snap=$(nsfd_tmpdir .snap)/before
-	nsfd_hook_snapshot "$snap"
-
-	id1=$(nsfd_unique_id "persist1-$rt")
-	nsfd_run_container "$rt" "$b" "$id1"
-	echo "first run ($id1): status $status"; echo "$output"
-	[ "$status" -eq 0 ]
-	_expect_line run=first
-	nsfd_delete "$rt" "$id1" || true
-	nsfd_hook_assert_clean "$id1" "$snap"
-
-	layer=$vol/.nsfdsuds/default
-	[ -f "$layer/layer.json" ]
-	[ -f "$layer/upper/etc/x" ]
-	[ ! -e "$layer/holder.json" ] || { echo "holder.json not released:"; cat "$layer/holder.json"; false; }
-
-	id2=$(nsfd_unique_id "persist2-$rt")
-	nsfd_run_container "$rt" "$b" "$id2"
-	echo "second run ($id2): status $status"; echo "$output"
-	[ "$status" -eq 0 ]
-	_expect_line run=second
-	_expect_line x=hello
-	_expect_line db=rows
-	_expect_line "olddir=c "
-	_expect_line old=gone
-	# The volume itself is not visible at its destination inside the new root.
-	_expect_line volume-entries=0
-	_expect_line rootfs-magic=794c7630
-	[[ $output == *"root-mount="*" - overlay "* ]]
-	nsfd_delete "$rt" "$id2" || true
-	nsfd_hook_assert_clean "$id2" "$snap"
-	[ ! -e "$layer/holder.json" ]
-
-	# The image is exactly as before both runs.
-	lower_after=$(nsfd_tree_digest "$b/rootfs")
-	diff <(echo "$lower_before") <(echo "$lower_after")
-}
-
-@test "hook persist: changes, deletions and a replaced directory survive recreation (runc)" {
-	_skip_preopening_runc runc
-	nsfd_persist_roundtrip runc
-}
-
-@test "hook persist: changes, deletions and a replaced directory survive recreation (crun)" {
-	nsfd_persist_roundtrip crun
-}
-
 # The upper directory records the changes in overlayfs' own format: a whiteout for the
 # deleted file and an opaque directory for the replaced one.
-@test "hook persist: the layer holds a whiteout and an opaque directory (crun)" {
-	nsfd_persist_roundtrip crun
+_check_upper_format () {
 	local upper
 	upper=$(nsfd_hook_volume)/.nsfdsuds/default/upper
 	[ "$(stat -c '%F %t:%T' "$upper/etc/old.conf")" = "character special file 0:0" ]
@@ -140,6 +36,19 @@ nsfd_persist_roundtrip () {
 		"$upper/opt/olddir"
 	[ -f "$upper/opt/olddir/c" ]
 	[ ! -e "$upper/opt/olddir/a" ]
+	[ -f "$upper/etc/x" ]
+	[ -f "$upper/var/lib/app/db" ]
+}
+
+@test "hook persist: changes, deletions and a replaced directory survive recreation (runc)" {
+	_skip_preopening_runc runc
+	nsfd_persist_roundtrip runc
+	_check_upper_format
+}
+
+@test "hook persist: changes, deletions and a replaced directory survive recreation (crun)" {
+	nsfd_persist_roundtrip crun
+	_check_upper_format
 }
 
 # exec into a running persistent container lands in the persistent root.
@@ -197,8 +106,9 @@ _second_refused () {
 	b2=$(nsfd_tmpdir bundle2)
 	nsfd_hook_bundle "$b1" "$cfg" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data \
 		--args "sleep 60"
+	# The same image (rootfs) as the first: only the holder may stop it.
 	nsfd_hook_bundle "$b2" "$cfg" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data \
-		--args "sh -c 'echo SECOND-RAN'"
+		--args "sh -c 'echo SECOND-RAN'" --jq ".root.path = \"$b1/rootfs\""
 	id1=$(nsfd_unique_id "holder-$rt")
 	id2=$(nsfd_unique_id "second-$rt")
 	nsfd_create_start "$rt" "$b1" "$id1" || { echo "$output"; false; }
@@ -208,7 +118,8 @@ _second_refused () {
 	[ "$status" -ne 0 ]
 	[[ $output != *SECOND-RAN* ]]
 	if [[ $rt == runc ]]; then
-		[[ $output == *"is in use by container \"$id1\""* ]]
+		# runc quotes the hook's stderr (\" for "), so match around the quotes.
+		[[ $output == *"is in use by container "*"$id1"*"two containers must never share a layer"* ]]
 	fi
 	[ "$(nsfd_container_state "$rt" "$id1")" = running ]
 	[ "$(jq -r .container "$vol/.nsfdsuds/default/holder.json")" = "$id1" ]
@@ -224,4 +135,42 @@ _second_refused () {
 	nsfd_syslog_start
 	_second_refused crun
 	nsfd_syslog_wait "container $NSFD_ID_PREFIX-second-crun[^:]*: .*is in use by container"
+}
+
+# Engines give every container a fresh rootfs (a CRI snapshot of the same image), in
+# which the runtime creates the mount points anew. That is the same image: the layer is
+# used again. An image with different content is refused (onImageChange "refuse").
+@test "hook persist: a fresh rootfs of the same image keeps the layer, another image is refused (crun)" {
+	local cfg vol b n id
+	nsfd_syslog_start
+	cfg=$(nsfd_hook_config)
+	vol=$(nsfd_hook_volume)
+	for n in 1 2 3; do
+		b=$(nsfd_tmpdir "bundle$n")
+		nsfd_hook_bundle "$b" "$cfg" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data \
+			--args "sh -c 'cat /etc/x 2>/dev/null || echo run$n >/etc/x; echo ran'"
+		# Mount points made at different times, as the runtime would in each snapshot.
+		mkdir -p "$b/rootfs/data"
+		touch -d "2001-01-0$n 00:00" "$b/rootfs/data" "$b/rootfs/etc" "$b/rootfs"
+		if ((n == 3)); then
+			echo 'a tool the first image did not have' >"$b/rootfs/usr/bin/newtool"
+		fi
+	done
+	id=$(nsfd_unique_id fresh1)
+	nsfd_run_container crun "$(nsfd_tmpdir bundle1)" "$id"
+	echo "1: $status $output"
+	[ "$status" -eq 0 ]
+	[ "$output" = ran ]
+	id=$(nsfd_unique_id fresh2)
+	nsfd_run_container crun "$(nsfd_tmpdir bundle2)" "$id"
+	echo "2: $status $output"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'run1\nran' ]
+	id=$(nsfd_unique_id fresh3)
+	nsfd_run_container crun "$(nsfd_tmpdir bundle3)" "$id"
+	echo "3: $status $output"
+	[ "$status" -ne 0 ]
+	[[ $output != *ran* ]]
+	nsfd_syslog_wait "container $id: .*changed since the layer last ran on it"
+	[ ! -e "$vol/.nsfdsuds/default/holder.json" ]
 }

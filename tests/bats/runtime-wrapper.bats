@@ -56,6 +56,10 @@ _persistence () {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$nsfd_stdout" = overlay ]
+	# The volume itself stays out of reach (with a user namespace too).
+	nsfd_wrapper_exec "$id1" sh -c 'echo "[$(ls -A /data)]"; touch /data/x 2>/dev/null || echo not-writable'
+	echo "$output"
+	[ "$output" = "[]"$'\n'not-writable ]
 	nsfd_wrapper_stop_delete "$id1"
 	nsfd_wrapper_gone "$id1" "$vol"
 	nsfd_assert_mounts_equal "$before"
@@ -120,7 +124,7 @@ _kubelet () {
 
 	# Mount point, options (ro/rw) and propagation of each, as the container sees them.
 	nsfd_wrapper_exec "$id" awk '{ opt = ""; for (i = 7; $i != "-"; i++) opt = opt " " $i;
-		print $5, $6, (opt ~ /master:/ ? "slave" : "private"), $(i + 1) }' /proc/self/mountinfo
+		print $5, $6, (opt ~ /master:/ ? "slave" : "private"), $(i + 1), $(i + 3) }' /proc/self/mountinfo
 	echo "$output"
 	[ "$status" -eq 0 ]
 	local table=$output
@@ -135,12 +139,13 @@ _kubelet () {
 			[[ $line == *" slave "* ]]
 		fi
 	done < <(nsfd_kubelet_mount_list)
-	# At /persist the container finds the empty read-only stand-in, not the volume.
-	[[ $(awk '$1 == "/persist" { print $2, $4 }' <<<"$table") == "ro,"*" tmpfs" ]]
+	# At /persist the container finds the empty read-only stand-in, not the volume (crun
+	# remounts the bind rw; the tmpfs itself stays read-only).
+	[[ $(awk '$1 == "/persist" { print $4, $5 }' <<<"$table") == "tmpfs ro,"* ]]
 
 	# Contents reach the container; rw volumes write through to the host.
-	nsfd_wrapper_exec "$id" sh -c 'cat /etc/hostname /var/run/secrets/kubernetes.io/serviceaccount/token
-		/etc/config/app.conf; grep -c nsfd-pod /etc/hosts; grep nameserver /etc/resolv.conf;
+	nsfd_wrapper_exec "$id" sh -c 'cat /etc/hostname /var/run/secrets/kubernetes.io/serviceaccount/token /etc/config/app.conf
+		grep -c nsfd-pod /etc/hosts; grep nameserver /etc/resolv.conf;
 		echo s > /data/scratch/f && echo shared > /data/shared/f && echo ok;
 		touch /etc/config/x 2>/dev/null || echo configmap-ro;
 		touch /var/run/secrets/kubernetes.io/serviceaccount/x 2>/dev/null || echo token-ro'
@@ -187,12 +192,12 @@ _visibility () {
 	id=$(nsfd_unique_id "hidden-$rt")
 	nsfd_wrapper_create_start "$b" "$id"
 	nsfd_wrapper_exec "$id" sh -c 'echo "[$(ls -A /data)]"; touch /data/x 2>/dev/null || echo read-only;
-		awk "\$5 == \"/data\" { print \$6 }" /proc/self/mountinfo'
+		awk "\$5 == \"/data\" { for (i = 7; \$i != \"-\"; i++); print \$(i + 1), \$(i + 3) }" /proc/self/mountinfo'
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "[]" ]
 	[ "${lines[1]}" = read-only ]
-	[[ ${lines[2]} == ro* ]]
+	[[ ${lines[2]} == "tmpfs ro,"* ]]
 	nsfd_wrapper delete --force "$id"
 	[ "$status" -eq 0 ]
 	nsfd_wrapper_gone "$id" "$vol"
@@ -235,10 +240,16 @@ _exclusive () {
 	nsfd_bundle "$b2" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data --args "sleep 600"
 
 	nsfd_wrapper_create_start "$b1" "$id1"
+	# The record names the container's init, by pid and start time.
+	local pid
+	pid=$(cat "$NSFD_W_DIR/$id1.pid")
+	nsfd_wrapper_holder "$vol" | jq -e --arg c "$id1" --argjson p "$pid" --argjson s "$(_nsfd_pid_starttime "$pid")" \
+		'.container == $c and .pid == $p and .pidStartTime == $s'
 	nsfd_wrapper_create "$b2" "$id2"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ $nsfd_stderr == *"$id1"* ]]
+	tail -n1 "$NSFD_W_LOG" | jq -e --arg p "$id1" '.level == "error" and (.msg | contains($p))'
 	# The refused container did not disturb the holder or leave anything.
 	[[ $(nsfd_wrapper_holder "$vol") == *"$id1"* ]]
 	nsfd_wrapper_gone "$id2"
@@ -274,6 +285,8 @@ _refused () {
 	for p in "$@"; do
 		[[ $nsfd_stderr == *"$p"* ]] || { echo "stderr lacks: $p" >&2; return 1; }
 	done
+	# The engine shows the last error of the --log file (json, as the shim asks).
+	tail -n1 "$NSFD_W_LOG" | jq -e --arg p "$1" '.level == "error" and (.msg | contains($p))'
 	[ ! -e "$vol/.nsfdsuds" ]
 	[ -z "$(ls -A "$vol")" ]
 	nsfd_wrapper_gone "$id"

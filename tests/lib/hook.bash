@@ -17,6 +17,8 @@
 #                                      someone else's); lines go to $(nsfd_syslog_file)
 #   nsfd_syslog_wait REGEX [SECS]      bounded wait for a matching log line
 #   nsfd_wait_gone PID [SECS]          bounded wait for a process to exit
+#   nsfd_persist_bundle DIR CFG VOL [opts]  a bundle for the persistence scenario
+#   nsfd_persist_roundtrip RUNTIME [opts]   write, delete, recreate, check (see below)
 #   nsfd_mounter_pids                  pids of nsfdsuds-hook processes holding this test's files
 
 NSFD_HOOK_RUNDIR=/run/nsfdsuds
@@ -88,15 +90,14 @@ nsfd_hook_snapshot () {
 # nsfd_mounter_pids: nsfdsuds-hook processes of this build that hold a file of this
 # test open (a mounter keeps the layer directories of its volume open until it exits).
 nsfd_mounter_pids () {
-	local mine p exe
+	local mine exe p
 	mine=$(nsfd_tmpdir)
-	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		[[ $exe == "$NSFD_HOOK_BIN" ]] || continue
+	while IFS= read -r exe; do
+		p=${exe%/exe}
 		if find "$p/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -qF "$mine/"; then
 			printf '%s\n' "${p#/proc/}"
 		fi
-	done
+	done < <(find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$NSFD_HOOK_BIN" 2>/dev/null)
 }
 
 # nsfd_wait_gone PID [SECS]: wait (bounded, default 10 s) until PID has exited.
@@ -156,18 +157,28 @@ with open(log, "ab", buffering=0) as f:
 '
 
 nsfd_syslog_start () {
-	local log ready i
+	local log ready i pid
 	log=$(nsfd_syslog_file)
 	ready=$(nsfd_tmpdir)/syslog.ready
+	# Another run of these tests may hold it for a few seconds: wait a little.
+	for ((i = 0; i < 150; i++)); do
+		[[ -e /dev/log || -L /dev/log ]] || break
+		sleep 0.1
+	done
 	if [[ -e /dev/log || -L /dev/log ]]; then
-		skip "/dev/log exists (a syslog daemon or another test owns it)"
+		skip "/dev/log exists (a syslog daemon or another test run owns it)"
 	fi
 	: >"$log"
 	python3 -c "$_NSFD_SYSLOG_PY" "$log" "$ready" </dev/null >/dev/null 2>&1 3>&- &
-	nsfd_track_pid $!
-	echo "$!" >"$(nsfd_tmpdir)/syslog.pid"
+	pid=$!
+	nsfd_track_pid "$pid"
+	echo "$pid" >"$(nsfd_tmpdir)/syslog.pid"
 	for ((i = 0; i < 100; i++)); do
 		[[ -s $ready ]] && return 0
+		# Lost a race for /dev/log with another run: the bind failed.
+		case $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) in
+		'' | Z) skip "/dev/log was taken by another test run" ;;
+		esac
 		sleep 0.05
 	done
 	echo "nsfd_syslog_start: the listener did not bind /dev/log" >&2
@@ -206,4 +217,100 @@ _nsfd_syslog_stop () {
 nsfd_hook_teardown () {
 	_nsfd_syslog_stop
 	nsfd_cleanup
+}
+
+# --- the persistence scenario (hook-persist.bats, hook-userns.bats) -----------------
+
+# The script both containers run: the first makes the changes, every run reports.
+_nsfd_write_persist_script () {
+	cat >"$1/nsfd-test.sh" <<'SH'
+if [ -e /etc/x ]; then
+	echo run=second
+else
+	echo hello >/etc/x
+	mkdir -p /var/lib/app
+	echo rows >/var/lib/app/db
+	rm /etc/old.conf
+	rm -rf /opt/olddir
+	mkdir /opt/olddir
+	echo new >/opt/olddir/c
+	echo run=first
+fi
+echo "x=$(cat /etc/x)"
+echo "db=$(cat /var/lib/app/db)"
+echo "olddir=$(ls -A /opt/olddir | tr '\n' ' ')"
+[ -e /etc/old.conf ] && echo old=present || echo old=gone
+echo "volume-entries=$(ls -A /data | wc -l)"
+echo "rootfs-magic=$(stat -f -c %t /)"
+grep ' / / ' /proc/self/mountinfo | sed 's/^/root-mount=/'
+SH
+	chmod 755 "$1/nsfd-test.sh"
+}
+
+# A rootfs with the lower-layer things the test changes, and the mount point of the
+# volume made in advance (the runtime would create it in the rootfs itself).
+nsfd_persist_bundle () {
+	local b=$1 cfg=$2 vol=$3
+	shift 3
+	nsfd_hook_bundle "$b" "$cfg" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data \
+		--args "/bin/sh /nsfd-test.sh" "$@"
+	mkdir -p "$b/rootfs/opt/olddir" "$b/rootfs/data"
+	echo a >"$b/rootfs/opt/olddir/a"
+	echo b >"$b/rootfs/opt/olddir/b"
+	echo old >"$b/rootfs/etc/old.conf"
+	_nsfd_write_persist_script "$b/rootfs"
+	if [[ $(jq -r '.linux.uidMappings // [] | length' "$b/config.json") != 0 ]]; then
+		chown -R -h "$NSFD_USERNS_HOST_ID:$NSFD_USERNS_HOST_ID" "$b/rootfs"
+	fi
+}
+
+nsfd_expect_line () {
+	grep -qxF -- "$1" <<<"$output" || { echo "expected line: $1"; return 1; }
+}
+
+# nsfd_persist_roundtrip RUNTIME [nsfd_bundle options]: the whole persistence scenario.
+nsfd_persist_roundtrip () {
+	local rt=$1 b vol cfg id1 id2 lower_before lower_after snap layer
+	shift
+	cfg=$(nsfd_hook_config)
+	b=$(nsfd_tmpdir bundle)
+	vol=$(nsfd_hook_volume)
+	nsfd_persist_bundle "$b" "$cfg" "$vol" "$@"
+	lower_before=$(nsfd_tree_digest "$b/rootfs")
+	snap=$(nsfd_tmpdir .snap)/before
+	nsfd_hook_snapshot "$snap"
+
+	id1=$(nsfd_unique_id "persist1-$rt")
+	nsfd_run_container "$rt" "$b" "$id1"
+	echo "first run ($id1): status $status"; echo "$output"
+	[ "$status" -eq 0 ]
+	nsfd_expect_line run=first
+	nsfd_delete "$rt" "$id1" || true
+	nsfd_hook_assert_clean "$id1" "$snap"
+
+	layer=$vol/.nsfdsuds/default
+	[ -f "$layer/layer.json" ]
+	[ -f "$layer/upper/etc/x" ]
+	[ ! -e "$layer/holder.json" ] || { echo "holder.json not released:"; cat "$layer/holder.json"; false; }
+
+	id2=$(nsfd_unique_id "persist2-$rt")
+	nsfd_run_container "$rt" "$b" "$id2"
+	echo "second run ($id2): status $status"; echo "$output"
+	[ "$status" -eq 0 ]
+	nsfd_expect_line run=second
+	nsfd_expect_line x=hello
+	nsfd_expect_line db=rows
+	nsfd_expect_line "olddir=c "
+	nsfd_expect_line old=gone
+	# The volume itself is not visible at its destination inside the new root.
+	nsfd_expect_line volume-entries=0
+	nsfd_expect_line rootfs-magic=794c7630
+	[[ $output == *"root-mount="*" - overlay "* ]]
+	nsfd_delete "$rt" "$id2" || true
+	nsfd_hook_assert_clean "$id2" "$snap"
+	[ ! -e "$layer/holder.json" ]
+
+	# The image is exactly as before both runs.
+	lower_after=$(nsfd_tree_digest "$b/rootfs")
+	diff <(echo "$lower_before") <(echo "$lower_after")
 }

@@ -178,3 +178,24 @@ nsfd_wrapper_teardown () {
 	done
 	return $rc
 }
+
+# nsfd_fake_runtime PATH: a stand-in runtime at PATH. Each call N (0, 1, ...) writes to
+# $NSFD_FAKE_DIR/call.N/: argv (argv[0] first, one per line), argc, cwd and, when
+# NSFD_FAKE_PROBE names a path, probe (its file system type as the runtime sees it).
+# Exits with $NSFD_FAKE_EXIT (default 0).
+nsfd_fake_runtime () {
+	cat >"$1" <<'FAKE'
+#!/bin/sh
+d=${NSFD_FAKE_DIR:?}
+n=0
+while ! mkdir "$d/call.$n" 2>/dev/null; do n=$((n + 1)); done
+printf '%s\n' "$0" "$@" >"$d/call.$n/argv"
+echo "$#" >"$d/call.$n/argc"
+pwd -P >"$d/call.$n/cwd"
+if [ -n "${NSFD_FAKE_PROBE:-}" ]; then
+	stat -f -c %T "$NSFD_FAKE_PROBE" >"$d/call.$n/probe" 2>&1
+fi
+exit "${NSFD_FAKE_EXIT:-0}"
+FAKE
+	chmod 755 "$1"
+}

@@ -101,6 +101,23 @@ test_option_forms (void)
 }
 
 static void
+test_log_options (void)
+{
+  struct nsfd_runtime_args a;
+
+  a = parse ("--root", "/r", "--log", "/run/x/log.json", "--log-format", "json", "create", "id1", NULL);
+  CHECK (eq (a.log, "/run/x/log.json") && eq (a.log_format, "json"), "--log L --log-format json (got %s, %s)",
+         S (a.log), S (a.log_format));
+  a = parse ("--log=/l", "--log-format=text", "delete", "id1", NULL);
+  CHECK (eq (a.log, "/l") && eq (a.log_format, "text"), "--log=L --log-format=text (got %s, %s)", S (a.log),
+         S (a.log_format));
+  a = parse ("create", "--log", "/not-global", "id1", NULL);
+  CHECK (a.log == NULL && a.log_format == NULL, "--log after the command is not the global one (got %s)", S (a.log));
+  a = parse ("--log-level", "debug", "state", "x", NULL);
+  CHECK (a.log == NULL, "--log-level is not --log (got %s)", S (a.log));
+}
+
+static void
 test_run_detach (void)
 {
   expect ("run -d", parse ("run", "-d", "--bundle", "/b", "id1", NULL), 1, "run", "id1", "/b", NULL, NULL, 1);
@@ -173,6 +190,7 @@ main (void)
 {
   test_containerd_shim ();
   test_option_forms ();
+  test_log_options ();
   test_run_detach ();
   test_exec_and_separators ();
   test_delete_force_short ();
