@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "hook.h"
 #include "log.h"
+#include "rundir.h"
 
 #define STATE_READ_TIMEOUT_MS 10000
 
@@ -95,6 +96,14 @@ stage_index (const char *s)
 }
 
 int
+hook_wrapper_owns (struct hook_ctx *ctx)
+{
+  cleanup_close int idfd = nsfd_rundir_open (ctx->cfg.run_dir, ctx->state.id, NULL);
+  struct nsfd_record rec;
+  return idfd >= 0 && nsfd_record_read (idfd, &rec, NULL) == 0 && rec.by_wrapper;
+}
+
+int
 main (int argc, char **argv)
 {
   static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
@@ -171,6 +180,13 @@ main (int argc, char **argv)
     {
       nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: %s", ctx.stage, nsfd_error_text (err));
       ret = stage == 2 ? 0 : 1;
+      goto out;
+    }
+
+  if (hook_wrapper_owns (&ctx))
+    {
+      nsfd_log (NSFD_LOG_DEBUG, ctx.state.id, "%s: set up by nsfdsuds-runtime; nothing to do", ctx.stage);
+      ret = 0;
       goto out;
     }
 

@@ -18,6 +18,10 @@ struct hook_ctx
   struct nsfd_request req;
 };
 
+/* 1 when nsfdsuds-runtime already put the persistent root in place for this
+ * container (both registered, e.g. CRI-O hooks.d plus the wrapper runtime). */
+int hook_wrapper_owns (struct hook_ctx *ctx);
+
 int hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err);
 int hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err);
 int hook_poststop (struct hook_ctx *ctx, nsfd_error_t *err);

@@ -311,6 +311,7 @@ write_record (const struct nsfd_config *cfg, const struct nsfd_plan *plan, nsfd_
     (void) rmdir (p);
   if (nsfd_rundir_path (cfg->run_dir, plan->id, NSFD_RUNDIR_STUBS, p, sizeof (p), NULL) == 0)
     (void) rmdir (p);
+  rec.by_wrapper = true;
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", plan->layer.path);
   return nsfd_record_write (idfd, &rec, err);
 }

@@ -397,6 +397,16 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
   return nsfd_write_file_atomic (dir_fd, NSFD_LAYER_HOLDER, buf, (size_t) n, 0600, err);
 }
 
+static int
+busy_error (const struct nsfd_layer *l, const struct holder *h, nsfd_error_t *err)
+{
+  return nsfd_make_error (err, EBUSY,
+                          "layer \"%s\" is in use by container \"%s\" (pid %lld, since %s); "
+                          "two containers must never share a layer: stop that container first, "
+                          "or give this one its own layer (annotation nsfdsuds.io/layer)",
+                          l->path, h->container, h->pid, h->since);
+}
+
 int
 nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
                     const char *mode, nsfd_error_t *err)
@@ -408,14 +418,13 @@ nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
   r = read_holder (l->dir_fd, &h, err);
   if (r < 0)
-    goto out;
+    {
+      r = nsfd_error_wrap (err, "holder record of layer \"%s\"", l->path);
+      goto out;
+    }
   if (r == 1 && strcmp (h.container, container_id) != 0 && holder_alive (&h))
     {
-      r = nsfd_make_error (err, EBUSY,
-                           "layer \"%s\" is in use by container \"%s\" (pid %lld, since %s); "
-                           "two containers must never share a layer: stop that container first, "
-                           "or give this one its own layer (annotation nsfdsuds.io/layer)",
-                           l->path, h.container, h.pid, h.since);
+      r = busy_error (l, &h, err);
       goto out;
     }
   r = write_holder (l->dir_fd, container_id, pid, mode, err);
@@ -466,6 +475,7 @@ int
 nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
                         nsfd_error_t *err)
 {
+  struct holder h;
   char *copy;
   int r;
 
@@ -473,16 +483,29 @@ nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse,
     return nsfd_make_error (err, EINVAL, "invalid lower fingerprint");
   if (l->lower_id && strcmp (l->lower_id, lower_id) == 0)
     return 0;
+  if (lock_layer (l->dir_fd, err) < 0)
+    return -1;
+  /* A live holder runs on the recorded lower: a container on another image
+   * must neither record its fingerprint under it (the holder's next start
+   * would be refused) nor be told the image changed; it is simply busy. */
+  r = read_holder (l->dir_fd, &h, err);
+  if (r < 0 || (r == 1 && holder_alive (&h)))
+    {
+      r = r < 0 ? -1 : busy_error (l, &h, err);
+      (void) flock (l->dir_fd, LOCK_UN);
+      return r;
+    }
   if (l->lower_id && refuse && !accept)
-    return nsfd_make_error (err, ESTALE,
+    {
+      (void) flock (l->dir_fd, LOCK_UN);
+      return nsfd_make_error (err, ESTALE,
                             "the image under layer \"%s\" changed since the layer last ran on it "
                             "(recorded %s, now %s). An upper layer made on one image can be inconsistent "
                             "with another, so nsfdsuds refuses by default. If the new image is intended, set "
                             "the annotation nsfdsuds.io/accept-image-change=\"true\" for one start; the node "
                             "admin can also set onImageChange to \"warn\"",
                             l->path, l->lower_id, lower_id);
-  if (lock_layer (l->dir_fd, err) < 0)
-    return -1;
+    }
   r = write_meta_full (l->dir_fd, l->created_at, lower_id, l->lower_id, err);
   (void) flock (l->dir_fd, LOCK_UN);
   if (r < 0)

@@ -38,8 +38,11 @@ left_ms (unsigned timeout_ms, int64_t start)
   return d < 1 ? 1 : (unsigned) d;
 }
 
+/* Bounded by the serve deadline: a client that sends the fds command again
+ * and again without reading would otherwise fill the socket buffer and
+ * block the server in sendmsg for ever. */
 static int
-send_fds (int sock, const struct nsfd_ns_set *ns, nsfd_error_t *err)
+send_fds (int sock, const struct nsfd_ns_set *ns, unsigned timeout_ms, int64_t start, nsfd_error_t *err)
 {
   unsigned char cmd = NSFD_LEGACY_FDS;
   int fds[NSFD_LEGACY_NFDS];
@@ -66,9 +69,15 @@ send_fds (int sock, const struct nsfd_ns_set *ns, nsfd_error_t *err)
   c->cmsg_len = CMSG_LEN (sizeof (fds));
   memcpy (CMSG_DATA (c), fds, sizeof (fds));
   mh.msg_controllen = c->cmsg_len;
-  do
-    n = sendmsg (sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  for (;;)
+    {
+      if (nsfd_hs_wait (sock, POLLOUT, left_ms (timeout_ms, start), err) < 0)
+        return nsfd_error_wrap (err, "waiting for the client to take the namespace fds");
+      n = sendmsg (sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      break;
+    }
   if (n < 0)
     return nsfd_make_error (err, errno, "sending the namespace fds");
   if (n != 1)
@@ -115,7 +124,7 @@ nsfd_legacy_serve (int client, const struct nsfd_ns_set *ns, unsigned timeout_ms
         case NSFD_LEGACY_FDS:
           if (!started)
             return nsfd_make_error (err, EPROTO, "fds command before the start command");
-          r = send_fds (client, ns, err);
+          r = send_fds (client, ns, timeout_ms, start, err);
           if (r < 0)
             return r;
           break;

@@ -50,12 +50,30 @@ nsfd_log_level_parse (const char *name)
   return -1;
 }
 
+/* The container id comes from the runtime's state and messages quote paths
+ * from config.json: neither may start a line of its own in the log, so
+ * control characters are shown as \xNN. */
+static void
+escape_controls (const char *in, char *out, size_t outsz)
+{
+  size_t o = 0;
+  for (; *in && o + 5 < outsz; in++)
+    {
+      unsigned char c = (unsigned char) *in;
+      if (c < 0x20 || c == 0x7f)
+        o += (size_t) snprintf (out + o, outsz - o, "\\x%02x", c);
+      else
+        out[o++] = (char) c;
+    }
+  out[o] = '\0';
+}
+
 void
 nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, ...)
 {
   static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
   static const char *label[] = { "error", "warning", "info", "debug" };
-  char buf[4096];
+  char buf[4096], line[4096], id[512];
   va_list ap;
 
   if (level > log_level)
@@ -65,9 +83,11 @@ nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, 
   va_end (ap);
   if (container_id == NULL || *container_id == '\0')
     container_id = "-";
+  escape_controls (container_id, id, sizeof (id));
+  escape_controls (buf, line, sizeof (line));
 
   if (log_sinks & NSFD_LOG_SINK_STDERR)
-    fprintf (stderr, "%s: %s: container %s: %s\n", log_ident, label[level], container_id, buf);
+    fprintf (stderr, "%s: %s: container %s: %s\n", log_ident, label[level], id, line);
   if (log_sinks & NSFD_LOG_SINK_SYSLOG)
-    syslog (prio[level], "container %s: %s", container_id, buf);
+    syslog (prio[level], "container %s: %s", id, line);
 }

@@ -120,8 +120,9 @@ nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err
         }
     }
   esc[o] = '\0';
-  int n = snprintf (buf, sizeof (buf), "{\"layer\":\"%s\",\"mounterPid\":%d,\"mounterStartTime\":%llu}\n",
-                    esc, (int) r->mounter_pid, r->mounter_start);
+  int n = snprintf (buf, sizeof (buf),
+                    "{\"layer\":\"%s\",\"mounterPid\":%d,\"mounterStartTime\":%llu,\"wrapper\":%s}\n", esc,
+                    (int) r->mounter_pid, r->mounter_start, r->by_wrapper ? "true" : "false");
   if (n < 0 || (size_t) n >= sizeof (buf))
     return nsfd_make_error (err, ENAMETOOLONG, "runtime record for layer \"%s\" is too long", r->layer_path);
   return nsfd_write_file_atomic (id_dir_fd, NSFD_RUNDIR_RECORD, buf, (size_t) n, 0600, err);
@@ -134,10 +135,10 @@ nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err)
   size_t len;
   yajl_val tree, v;
   const char *p_layer[] = { "layer", NULL }, *p_pid[] = { "mounterPid", NULL },
-             *p_start[] = { "mounterStartTime", NULL };
+             *p_start[] = { "mounterStartTime", NULL }, *p_wrapper[] = { "wrapper", NULL };
 
   memset (r, 0, sizeof (*r));
-  if (nsfd_read_file_at (id_dir_fd, NSFD_RUNDIR_RECORD, 16384, &buf, &len, err) < 0)
+  if (nsfd_read_file_at (id_dir_fd, NSFD_RUNDIR_RECORD, 64 * 1024, &buf, &len, err) < 0)
     return -1;
   tree = yajl_tree_parse (buf, NULL, 0);
   if (tree == NULL)
@@ -148,6 +149,7 @@ nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err)
     r->mounter_pid = (pid_t) YAJL_GET_INTEGER (v);
   if ((v = yajl_tree_get (tree, p_start, yajl_t_number)) && YAJL_IS_INTEGER (v))
     r->mounter_start = (unsigned long long) YAJL_GET_INTEGER (v);
+  r->by_wrapper = (v = yajl_tree_get (tree, p_wrapper, yajl_t_true)) != NULL;
   yajl_tree_free (tree);
   return 0;
 }

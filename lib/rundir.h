@@ -23,6 +23,7 @@ struct nsfd_record
   char layer_path[4096];
   pid_t mounter_pid;
   unsigned long long mounter_start;
+  bool by_wrapper;   /* nsfdsuds-runtime set this container up: the hook stands aside */
 };
 
 /* Creates <run_dir>/<id>/ and newroot/; fails with EEXIST when <id>/ exists
