@@ -39,6 +39,8 @@ ctr_run_rm () {
 	ctr_run_rm "${persist[@]}" "$IMG" nsfdt-w1 sh -c 'echo kept > /root/marker; ls -A /data | wc -l'
 	[ "${lines[0]}" = 0 ]     # the volume is hidden in the new root
 	[ "$(cat "$VOL/.nsfdsuds/default/upper/root/marker")" = kept ]
+	# The mount point the image lacks is not junk in the persistent layer.
+	[ ! -e "$VOL/.nsfdsuds/default/upper/data" ]
 	ctr_run_rm "${persist[@]}" "$IMG" nsfdt-w2 sh -c 'cat /root/marker; echo again >> /root/marker'
 	[ "${lines[0]}" = kept ]
 	[ "$(wc -l <"$VOL/.nsfdsuds/default/upper/root/marker")" = 2 ]
@@ -83,6 +85,7 @@ hook_mode () {
 	[ "$(cat "$VOL/.nsfdsuds/default/upper/root/marker")" = "run
 run" ]
 	[ ! -e /run/nsfdsuds/nsfdt-h1 ] && [ ! -e /run/nsfdsuds/nsfdt-h2 ]
+	[ ! -e "$VOL/.nsfdsuds/default/upper/data" ]
 	# The spec's rootfs (the lower) was not written.
 	[ ! -e "$(nsfd_tmpdir rootfs)/root/marker" ]
 }

@@ -13,6 +13,9 @@ setup () {
 	[[ -d $NSFD_BUILD_DIR/config/hooks.d ]] || skip "not built: $NSFD_BUILD_DIR/config/hooks.d"
 	nsfd_podman_init "$(nsfd_tmpdir podman)"
 	IMG=localhost/nsfdt-busybox
+	# A runtime hook mode serves: runc, unless it pre-opens the root (sid: runc 1.3.6).
+	RT=runc
+	nsfd_runc_preopens_root && RT=crun
 	nsfd_podman_import "$IMG"
 }
 
@@ -85,10 +88,16 @@ again" ]
 }
 
 @test "podman: a typo under nsfdsuds.io/ runs the hook, which refuses the container" {
-	nsfd_podman runc run --name p5 --network none --annotation nsfdsuds.io/persits=/data \
+	nsfd_podman "$RT" run --name p5 --network none --annotation nsfdsuds.io/persits=/data \
 		"$IMG" true
 	[ "$status" -ne 0 ]
 	[[ $output == *persits* ]]
+}
+
+# kube play builds a local pause image from catatonit (a Recommends of podman).
+need_catatonit () {
+	[[ -x /usr/libexec/podman/catatonit || -x /usr/bin/catatonit ]] ||
+		skip "catatonit not installed (podman kube play builds its pause image from it)"
 }
 
 # kube_yaml FILE POD ANNOTATIONS CLAIM: a pod with containers "app" (the claim at /data)
@@ -124,7 +133,7 @@ kube_yaml () {
 wait_exited () {
 	local i
 	for ((i = 0; i < 100; i++)); do
-		nsfd_podman runc inspect --format '{{.State.Status}}' "$1"
+		nsfd_podman "$RT" inspect --format '{{.State.Status}}' "$1"
 		[[ $output == exited ]] && return 0
 		sleep 0.1
 	done
@@ -133,6 +142,7 @@ wait_exited () {
 }
 
 @test "podman kube play: pod annotation reaches the hook; persistent across down + play" {
+	need_catatonit
 	local y data
 	y=$(nsfd_tmpdir)/pod.yaml
 	# The plain key only on a one-container pod: it would activate every container.
@@ -157,49 +167,50 @@ wait_exited () {
 	    persistentVolumeClaim:
 	      claimName: kp-root
 	EOF
-	nsfd_podman_ok runc volume create kp-root
+	nsfd_podman_ok "$RT" volume create kp-root
 	data=$NSFD_PODMAN_DIR/storage/volumes/kp-root/_data
-	nsfd_podman_ok runc kube play --network none "$y"
+	nsfd_podman_ok "$RT" kube play --network none "$y"
 	wait_exited kp-app
-	nsfd_podman_ok runc kube down "$y"
+	nsfd_podman_ok "$RT" kube down "$y"
 	[ "$(cat "$data/.nsfdsuds/default/upper/root/marker")" = run ]
-	nsfd_podman_ok runc kube play --network none "$y"
+	nsfd_podman_ok "$RT" kube play --network none "$y"
 	wait_exited kp-app
-	nsfd_podman_ok runc logs kp-app
+	nsfd_podman_ok "$RT" logs kp-app
 	[ "$output" = run ]
-	nsfd_podman_ok runc kube down "$y"
+	nsfd_podman_ok "$RT" kube down "$y"
 	[ "$(cat "$data/.nsfdsuds/default/upper/root/marker")" = "run
 run" ]
 }
 
 @test "podman kube play: per-container annotation; the sidecar is untouched" {
+	need_catatonit
 	local y data name_known
 	y=$(nsfd_tmpdir)/pod.yaml
 	kube_yaml "$y" kc "    nsfdsuds.io/persist.app: /data" kc-root
-	nsfd_podman_ok runc volume create kc-root
+	nsfd_podman_ok "$RT" volume create kc-root
 	data=$NSFD_PODMAN_DIR/storage/volumes/kc-root/_data
-	nsfd_podman_ok runc kube play --network none "$y"
+	nsfd_podman_ok "$RT" kube play --network none "$y"
 	wait_exited kc-app
 	wait_exited kc-side
 	# The pod annotation is in both containers' specs.
-	nsfd_podman_ok runc inspect --format '{{index .Config.Annotations "nsfdsuds.io/persist.app"}}' kc-app
+	nsfd_podman_ok "$RT" inspect --format '{{index .Config.Annotations "nsfdsuds.io/persist.app"}}' kc-app
 	[ "$output" = /data ]
-	nsfd_podman_ok runc inspect --format '{{index .Config.Annotations "nsfdsuds.io/persist.app"}}' kc-side
+	nsfd_podman_ok "$RT" inspect --format '{{index .Config.Annotations "nsfdsuds.io/persist.app"}}' kc-side
 	[ "$output" = /data ]
 	# Both ran to completion: the sidecar was neither activated nor refused.
-	nsfd_podman_ok runc logs kc-side
+	nsfd_podman_ok "$RT" logs kc-side
 	[ "$output" = side-done ]
-	nsfd_podman_ok runc logs kc-app
+	nsfd_podman_ok "$RT" logs kc-app
 	[[ $output == *app-done ]]
 	# Whether "app" could be told apart depends on podman passing the container's name
 	# (io.kubernetes.container.name); podman 4.3 passes none, so there the per-container
 	# form activates nothing (see docs/install.md, Podman).
-	nsfd_podman_ok runc inspect --format '{{index .Config.Annotations "io.kubernetes.container.name"}}' kc-app
+	nsfd_podman_ok "$RT" inspect --format '{{index .Config.Annotations "io.kubernetes.container.name"}}' kc-app
 	name_known=$output
 	if [[ -n $name_known && $name_known != "<no value>" ]]; then
 		[ -f "$data/.nsfdsuds/default/upper/root/marker" ]
 	else
 		[ ! -e "$data/.nsfdsuds" ]
 	fi
-	nsfd_podman_ok runc kube down "$y"
+	nsfd_podman_ok "$RT" kube down "$y"
 }
