@@ -4,7 +4,8 @@
 # things against the current suite root and id prefix.
 #
 # Optional baseline from run-all.sh: $NSFD_LEAK_BASELINE/sockets (sockets under
-# /run/nsfdsuds before the run; only new ones count). $NSFD_LEAK_BUILD_DIRS lists build
+# /run/nsfdsuds before the run; only new ones count, and not those named after another
+# suite run's container ids, nsfdt*). $NSFD_LEAK_BUILD_DIRS lists build
 # dirs whose binaries count as the suite's processes (default $NSFD_BUILD_DIR).
 
 load ../lib/common
@@ -60,7 +61,11 @@ _suite_containers () {
 	local now new
 	now=$(find /run/nsfdsuds -type s 2>/dev/null | sort || true)
 	if [[ -n ${NSFD_LEAK_BASELINE:-} && -f $NSFD_LEAK_BASELINE/sockets ]]; then
-		new=$(comm -13 "$NSFD_LEAK_BASELINE/sockets" <(printf '%s\n' "$now" | sed '/^$/d'))
+		# New since the run started, except those of another suite run on a shared
+		# machine (a container id with the nsfdt prefix of another run).
+		new=$(comm -13 "$NSFD_LEAK_BASELINE/sockets" <(printf '%s\n' "$now" | sed '/^$/d') |
+			awk -v mine="/run/nsfdsuds/$NSFD_ID_PREFIX-" '
+				index($0, mine) == 1 || $0 !~ "^/run/nsfdsuds/nsfdt" { print }')
 	else
 		new=$now
 	fi
