@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "cli.h"
 #include "handshake.h"
 #include "log.h"
@@ -92,20 +93,12 @@ parse (int argc, char **argv, struct connect_opts *o)
   return 0;
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The server may not be up yet (a sidecar starting): retry while the socket
  * is missing or refusing, within the timeout. */
 static int
 connect_retry (const char *path, unsigned timeout_ms, nsfd_error_t *err)
 {
-  long long deadline = now_ms () + timeout_ms;
+  long long deadline = nsfd_now_ms () + timeout_ms;
 
   for (;;)
     {
@@ -114,7 +107,7 @@ connect_retry (const char *path, unsigned timeout_ms, nsfd_error_t *err)
         return fd;
       if ((*err)->status != ENOENT && (*err)->status != ECONNREFUSED)
         return fd;
-      if (now_ms () >= deadline)
+      if (nsfd_now_ms () >= deadline)
         return nsfd_error_wrap (err, "gave up after %u ms", timeout_ms);
       nsfd_error_free (err);
       (void) usleep (100 * 1000);
@@ -124,7 +117,7 @@ connect_retry (const char *path, unsigned timeout_ms, nsfd_error_t *err)
 static int
 receive (const struct connect_opts *o, struct nsfd_hs_msg *reply, nsfd_error_t *err)
 {
-  long long start = now_ms ();
+  long long start = nsfd_now_ms ();
   cleanup_close int sock = -1;
   struct nsfd_hs_msg req;
   long long left;
@@ -137,7 +130,7 @@ receive (const struct connect_opts *o, struct nsfd_hs_msg *reply, nsfd_error_t *
   req.mask = o->enter ? o->enter : (1u << NSFD_NS_COUNT) - 1;
   if (nsfd_hs_send (sock, &req, err) < 0)
     return -1;
-  left = o->timeout_ms - (now_ms () - start);
+  left = o->timeout_ms - (nsfd_now_ms () - start);
   if (nsfd_hs_recv (sock, left < 1 ? 1 : (unsigned) left, reply, err) < 0)
     return nsfd_error_wrap (err, "`%s`", o->path);
   if (reply->type == NSFD_HS_RESULT)

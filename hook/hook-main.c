@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "hook.h"
 #include "log.h"
 #include "rundir.h"
@@ -26,35 +27,33 @@ usage (FILE *out)
            "See nsfdsuds-hook(1) and docs/architecture.md.\n");
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The runtime writes the state and closes the pipe; bound both size and time. */
 static int
 read_state (struct nsfd_oci_state *st, nsfd_error_t *err)
 {
   cleanup_free char *buf = NULL;
   size_t len = 0, cap = 0;
-  long long deadline = now_ms () + STATE_READ_TIMEOUT_MS;
+  long long deadline = nsfd_now_ms () + STATE_READ_TIMEOUT_MS;
 
   for (;;)
     {
       struct pollfd p = { .fd = 0, .events = POLLIN };
-      long long left = deadline - now_ms ();
+      long long left = deadline - nsfd_now_ms ();
       ssize_t n;
+      int pr;
       if (left <= 0)
         return nsfd_make_error (err, ETIMEDOUT, "reading the OCI state from stdin");
-      if (poll (&p, 1, (int) left) < 0)
+      pr = poll (&p, 1, (int) left);
+      if (pr < 0)
         {
           if (errno == EINTR)
             continue;
           return nsfd_make_error (err, errno, "waiting for the OCI state on stdin");
         }
+      /* Timed out: the check above ends the wait (a blocking read here
+       * would wait for a writer that never writes nor closes). */
+      if (pr == 0)
+        continue;
       if (len + 4096 + 1 > cap)
         {
           if (cap >= NSFD_OCI_MAX_JSON + 4096)

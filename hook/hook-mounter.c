@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "fault.h"
 #include "handshake.h"
 #include "hook.h"
@@ -36,14 +37,6 @@ on_term (int sig)
 {
   (void) sig;
   stop_requested = 1;
-}
-
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -282,12 +275,12 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
 
   (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_SOCKET, sock_path, sizeof (sock_path), NULL);
   (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), NULL);
-  deadline = now_ms () + ctx->cfg.mounter_lifetime_ms;
+  deadline = nsfd_now_ms () + ctx->cfg.mounter_lifetime_ms;
 
   while (!stop_requested)
     {
       cleanup_error nsfd_error_t err = NULL;
-      long long left = deadline - now_ms ();
+      long long left = deadline - nsfd_now_ms ();
       int sock, r;
 
       if (left <= 0)
