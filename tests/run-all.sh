@@ -95,7 +95,7 @@ export NSFD_SUITE_CACHE=$NSFD_SUITE_TMP/.cache
 export NSFD_ID_PREFIX
 NSFD_ID_PREFIX=nsfdt$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 export NSFD_BUILD_DIR=$build
-export NSFD_LEAK_BUILD_DIRS="$build $repo/build-sid $repo/build-sid-asan"
+export NSFD_LEAK_BUILD_DIRS="$build $build-faults $repo/build-sid $repo/build-sid-asan $repo/build-sid-faults"
 export NSFD_LEAK_BASELINE=$NSFD_SUITE_TMP/.cache/baseline
 mkdir -p "$NSFD_LEAK_BASELINE"
 find /run/nsfdsuds -type s 2>/dev/null | sort >"$NSFD_LEAK_BASELINE/sockets" || true
@@ -118,6 +118,15 @@ if ((host)); then
 	if cmake -S "$repo" -B "$build" "${cmake_opts[@]}" >"$logs/build.log" 2>&1 &&
 		cmake --build "$build" -j2 >>"$logs/build.log" 2>&1; then
 		echo "build: ok"
+		# The fault points (lib/fault.h) go into a build of their own, for faults.bats.
+		if cmake -S "$repo" -B "$build-faults" "${cmake_opts[@]}" -DNSFD_TEST_FAULTS=ON -DNSFD_BUILD_TESTS=OFF \
+			>>"$logs/build.log" 2>&1 && cmake --build "$build-faults" -j2 >>"$logs/build.log" 2>&1; then
+			export NSFD_FAULT_BUILD_DIR=$build-faults
+			echo "fault build: ok ($build-faults)"
+		else
+			echo "fault build: FAILED (log: $logs/build.log)"
+			count "fault build" 0 1 0
+		fi
 		phase "ctest"
 		ctest_st=0
 		(cd "$build" && ctest --output-on-failure -j2 --timeout 300) 2>&1 | tee "$logs/ctest.log" || ctest_st=$?

@@ -54,6 +54,15 @@ else
 	sed 's/^/# /' "$build_log" | tail -n 30
 fi
 
+# The fault points go into a build of their own, for faults.bats.
+if ((build_ok)) && cmake -S "$repo" -B "$build-faults" "${cmake_opts[@]}" -DNSFD_TEST_FAULTS=ON \
+	>>"$build_log" 2>&1 && cmake --build "$build-faults" -j2 >>"$build_log" 2>&1; then
+	export NSFD_FAULT_BUILD_DIR=$build-faults
+else
+	echo "# sid: the fault build failed (log: $build_log)"
+	unset NSFD_FAULT_BUILD_DIR
+fi
+
 export NSFD_SID=1 NSFD_SUITE=sid
 export NSFD_BUILD_DIR=$build
 export NSFD_RUNC_VERSION NSFD_CRUN_VERSION
@@ -63,7 +72,7 @@ NSFD_CRUN_VERSION=$(crun --version | awk 'NR == 1 { print $3 }')
 export NSFD_SUITE_TMP=/tmp/nsfd-suite-sid
 export NSFD_SUITE_CACHE=$NSFD_SUITE_TMP/.cache
 export NSFD_ID_PREFIX=${NSFD_ID_PREFIX:-nsfdt}
-export NSFD_LEAK_BUILD_DIRS=$build
+export NSFD_LEAK_BUILD_DIRS="$build $build-faults"
 unset NSFD_LEAK_BASELINE RUNC CRUN
 mkdir -p "$NSFD_SUITE_TMP"
 echo "# sid: runc $NSFD_RUNC_VERSION, crun $NSFD_CRUN_VERSION, bats $(bats --version | awk '{ print $2 }')"
