@@ -13,8 +13,7 @@
 #include "error.h"
 #include "log.h"
 #include "tap.h"
-
-#define S(x) ((x) ? (x) : "(null)")
+#include "testutil.h"
 
 static const char *
 parse_err (const char *doc, struct nsfd_config *c)
@@ -63,9 +62,8 @@ test_defaults (void)
 
   /* The shipped config/config.json holds exactly the defaults. */
   {
-    const char *src = getenv ("NSFD_TEST_SRCDIR");
     char path[4096];
-    snprintf (path, sizeof (path), "%s/config/config.json", src ? src : "../..");
+    tu_src_path (path, sizeof (path), "config/config.json");
     int ret = nsfd_config_load (path, 1, &c, &err);
     CHECK (ret == 0, "config/config.json loads (%s)", ret ? nsfd_error_text (err) : "ok");
     nsfd_error_free (&err);
@@ -191,15 +189,11 @@ test_errors (void)
   }
 }
 
+/* The file with exactly this mode, whatever it had before. */
 static void
 write_file (const char *path, const char *text, mode_t mode)
 {
-  FILE *f = fopen (path, "w");
-  if (f)
-    {
-      fputs (text, f);
-      fclose (f);
-    }
+  tu_write_file (path, text);
   chmod (path, mode);
 }
 

@@ -5,6 +5,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "tap.h"
+#include "testutil.h"
 
 static int
 fails_with (nsfd_error_t *err, int status, const char *path)

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "handshake.h"
 #include "tap.h"
+#include "testutil.h"
 
 static int
 count_fds (void)
@@ -537,8 +538,7 @@ legacy_server (int sock, int other)
 static int
 child_status (pid_t pid)
 {
-  int st;
-  waitpid (pid, &st, 0);
+  int st = tu_wait (pid);
   return WIFEXITED (st) ? WEXITSTATUS (st) : 100;
 }
 

@@ -3,7 +3,6 @@
  * Runs in a forked child inside a temporary directory the parent removes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,71 +10,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
 #include "cleanup.h"
 #include "layer.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
 static struct stat lower_st;
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-static bool
-probe_openat2 (void)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
-  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
-  if (fd >= 0)
-    close ((int) fd);
-  return fd >= 0 || errno != ENOSYS;
-}
 
 static const char *
 jstr (yajl_val v)
 {
   const char *s = v ? YAJL_GET_STRING (v) : NULL;
   return s ? s : "";
-}
-
-static char *
-slurp (const char *path)
-{
-  static char buf[8192];
-  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
-  if (fd >= 0)
-    close (fd);
-  buf[n > 0 ? n : 0] = '\0';
-  return n >= 0 ? buf : NULL;
-}
-
-static void
-put (const char *path, const char *text)
-{
-  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd >= 0)
-    {
-      (void) !write (fd, text, strlen (text));
-      close (fd);
-    }
 }
 
 /* A fresh volume directory tmp/<name>, opened O_RDONLY|O_DIRECTORY. */
@@ -126,7 +76,7 @@ test_create (void)
   CHECK (lstat (p, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
          "layer.json is a 0600 root file");
   {
-    char *text = slurp (p);
+    const char *text = tu_slurp (p);
     yajl_val tree = text ? yajl_tree_parse (text, NULL, 0) : NULL;
     const char *pf[] = { "format", NULL }, *px[] = { "xattrs", NULL }, *po[] = { "overlayOptions", NULL },
                *pc[] = { "createdAt", NULL }, *pb[] = { "createdBy", NULL };
@@ -166,16 +116,16 @@ test_create (void)
            "same upper directory");
   }
   snprintf (p, sizeof (p), "%s/.nsfdsuds/default/upper/file", vpath);
-  put (p, "kept");
+  tu_write_file (p, "kept");
   nsfd_layer_close (&again);
-  CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0 && slurp (p)
-             && strcmp (slurp (p), "kept") == 0,
+  CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0 && tu_slurp (p)
+             && strcmp (tu_slurp (p), "kept") == 0,
          "contents of upper kept across opens");
   nsfd_error_free (&err);
 
   /* lowerId is read when present. */
   snprintf (p, sizeof (p), "%s/.nsfdsuds/default/layer.json", vpath);
-  put (p, "{\"format\": 1, \"xattrs\": \"trusted\", \"lowerId\": \"sha256:abc\"}");
+  tu_write_file (p, "{\"format\": 1, \"xattrs\": \"trusted\", \"lowerId\": \"sha256:abc\"}");
   nsfd_layer_close (&again);
   CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0 && again.lower_id
              && strcmp (again.lower_id, "sha256:abc") == 0,
@@ -260,7 +210,7 @@ damage (const char *layer, enum damage d)
       if (d == D_TOP_SYMLINK)
         (void) !symlink ("/etc", p);
       else
-        put (p, "x");
+        tu_write_file (p, "x");
       break;
     case D_LAYER_OTHER_OWNER:
       (void) !chown (layer, 1000, 1000);
@@ -290,11 +240,11 @@ damage (const char *layer, enum damage d)
       break;
     case D_META_FORMAT:
       AT (p, "layer.json");
-      put (p, "{\"format\": 2, \"xattrs\": \"trusted\"}");
+      tu_write_file (p, "{\"format\": 2, \"xattrs\": \"trusted\"}");
       break;
     case D_META_NOT_JSON:
       AT (p, "layer.json");
-      put (p, "format=1\n");
+      tu_write_file (p, "format=1\n");
       break;
     case D_META_SYMLINK:
       AT (p, "layer.json");
@@ -308,11 +258,11 @@ damage (const char *layer, enum damage d)
       break;
     case D_META_NOT_TRUSTED:
       AT (p, "layer.json");
-      put (p, "{\"format\": 1, \"xattrs\": \"user\"}");
+      tu_write_file (p, "{\"format\": 1, \"xattrs\": \"user\"}");
       break;
     case D_META_ARRAY:
       AT (p, "layer.json");
-      put (p, "[1]");
+      tu_write_file (p, "[1]");
       break;
     case D_META_FIFO:
       AT (p, "layer.json");
@@ -366,9 +316,7 @@ test_refusals (void)
 static pid_t
 spawn_sleeper (void)
 {
-  pid_t pid;
-  fflush (stdout);
-  pid = fork ();
+  pid_t pid = tu_fork ();
   if (pid == 0)
     {
       for (;;)
@@ -383,17 +331,16 @@ kill_reap (pid_t pid)
   if (pid > 0)
     {
       kill (pid, SIGKILL);
-      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+      (void) tu_wait (pid);
     }
 }
 
-static char *
+static const char *
 holder_text (const struct nsfd_layer *l)
 {
   char p[4200];
   snprintf (p, sizeof (p), "%s/holder.json", l->path);
-  return slurp (p);
+  return tu_slurp (p);
 }
 
 static void
@@ -406,7 +353,7 @@ write_holder (const struct nsfd_layer *l, const char *container, const char *boo
             "{\"container\": \"%s\", \"bootId\": \"%s\", \"pid\": %d, \"pidStartTime\": %llu, "
             "\"mode\": \"hook\", \"since\": \"2020-01-01T00:00:00Z\"}\n",
             container, boot, (int) pid, start);
-  put (p, text);
+  tu_write_file (p, text);
 }
 
 static void
@@ -415,7 +362,8 @@ test_holder (void)
   nsfd_error_t err = NULL;
   cleanup_layer struct nsfd_layer a;
   cleanup_layer struct nsfd_layer b;
-  char vpath[128], boot[64], hp[4200], *text;
+  char vpath[128], boot[64], hp[4200];
+  const char *text;
   unsigned long long start_self = 0, start;
   struct stat st;
   pid_t pa = -1, pb = -1;
@@ -512,7 +460,7 @@ test_holder (void)
   write_holder (&a, "I-C", boot, 0, 0);
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "pid 0 is stale");
   nsfd_error_free (&err);
-  put (hp, "not json {");
+  tu_write_file (hp, "not json {");
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "unreadable record is stale");
   nsfd_error_free (&err);
   CHECK_STR_CONTAINS (holder_text (&b), "\"container\": \"I-D\"", "unreadable record replaced");
@@ -530,7 +478,7 @@ test_holder (void)
     struct stat before, after;
     char x[4200];
     snprintf (x, sizeof (x), "%s/../../../target-file", a.path);
-    put (x, "untouched");
+    tu_write_file (x, "untouched");
     unlink (hp);
     (void) !symlink (x, hp);
     stat (x, &before);
@@ -539,7 +487,7 @@ test_holder (void)
     (void) nsfd_layer_release (b.dir_fd, "I-F", &err);
     nsfd_error_free (&err);
     stat (x, &after);
-    CHECK (before.st_mtim.tv_nsec == after.st_mtim.tv_nsec && slurp (x) && strcmp (slurp (x), "untouched") == 0,
+    CHECK (before.st_mtim.tv_nsec == after.st_mtim.tv_nsec && tu_slurp (x) && strcmp (tu_slurp (x), "untouched") == 0,
            "symlinked holder.json: target untouched");
   }
   /* Ids with quotes are escaped in the JSON. */
@@ -574,7 +522,7 @@ test_check_lower (void)
   snprintf (meta, sizeof (meta), "%s/layer.json", l.path ? l.path : "");
   CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, &err) == 0, "first fingerprint recorded: 0");
   CHECK (l.lower_id && strcmp (l.lower_id, "fp:aaa") == 0, "  kept in the struct");
-  CHECK_STR_CONTAINS (slurp (meta), "\"lowerId\": \"fp:aaa\"", "  written to layer.json");
+  CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:aaa\"", "  written to layer.json");
   CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, &err) == 0, "same fingerprint: 0");
   CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0 && again.lower_id
              && strcmp (again.lower_id, "fp:aaa") == 0,
@@ -585,10 +533,10 @@ test_check_lower (void)
                       nsfd_error_text (err));
   CHECK_STR_CONTAINS (nsfd_error_text (err), "nsfdsuds.io/accept-image-change", "  and the way out");
   nsfd_error_free (&err);
-  CHECK_STR_CONTAINS (slurp (meta), "\"lowerId\": \"fp:aaa\"", "  layer.json unchanged after a refusal");
+  CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:aaa\"", "  layer.json unchanged after a refusal");
   CHECK (nsfd_layer_check_lower (&again, "fp:bbb", true, true, &err) == 1, "accepted change: 1");
-  CHECK_STR_CONTAINS (slurp (meta), "\"lowerId\": \"fp:bbb\"", "  new fingerprint recorded");
-  CHECK_STR_CONTAINS (slurp (meta), "\"previousLowerId\": \"fp:aaa\"", "  previous one kept");
+  CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:bbb\"", "  new fingerprint recorded");
+  CHECK_STR_CONTAINS (tu_slurp (meta), "\"previousLowerId\": \"fp:aaa\"", "  previous one kept");
   CHECK (nsfd_layer_check_lower (&again, "fp:ccc", false, false, &err) == 1, "warn policy (refuse=false): 1");
   nsfd_error_free (&err);
   nsfd_layer_close (&again);
@@ -621,29 +569,7 @@ body (void)
 int
 main (void)
 {
-  pid_t pid;
-  int status;
-
   TAP_SKIP_UNLESS_ROOT ();
-  if (!probe_openat2 ())
-    {
-      printf ("1..0 # SKIP openat2 returns ENOSYS here (valgrind?)\n");
-      return 77;
-    }
-  snprintf (tmp, sizeof (tmp), "/tmp/I-layer-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    return 1;
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body ());
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  TU_SKIP_UNLESS_OPENAT2 ();
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "layer", body);
 }

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* Runs fn with stderr redirected to a temporary file, returns what was written. */
 static char *

@@ -4,36 +4,20 @@
  * mount table and everything vanishes when the child exits. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "mounttable.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
 
 /* "a,b,c" against the targets of l (relative to base). */
 static bool
@@ -91,7 +75,6 @@ test_synthetic (void)
   cleanup_mount_list struct nsfd_mount_list ch = { 0 };
   cleanup_mount_list struct nsfd_mount_list nest = { 0 };
   size_t count = 0;
-  FILE *f;
   static const char table[] =
     "20 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
     "30 20 0:30 / /c rw,nosuid shared:2 - tmpfs tmpfs rw\n"
@@ -108,12 +91,7 @@ test_synthetic (void)
   static const char *const ch_plain[] = { "/deep" };
 
   snprintf (path, sizeof (path), "%s/mountinfo", tmp);
-  f = fopen (path, "w");
-  if (f)
-    {
-      fputs (table, f);
-      fclose (f);
-    }
+  tu_write_file (path, table);
   CHECK (nsfd_mounts_count (path, &count, &err) == 0 && count == 10, "count of the synthetic table (%zu)", count);
 
   CHECK (nsfd_mounts_below (path, "/c", &root, &ch, &nest, &err) == 0, "mounts_below /c");
@@ -159,12 +137,7 @@ test_synthetic (void)
   nsfd_error_free (&err);
 
   snprintf (path, sizeof (path), "%s/mountinfo-noroot", tmp);
-  f = fopen (path, "w");
-  if (f)
-    {
-      fputs ("30 1 0:30 / /c rw - tmpfs tmpfs rw\n", f);
-      fclose (f);
-    }
+  tu_write_file (path, "30 1 0:30 / /c rw - tmpfs tmpfs rw\n");
   CHECK (nsfd_mounts_below (path, "/elsewhere", &root, &ch, NULL, &err) < 0 && err && err->status == ENOENT,
          "no mount holds the root: ENOENT");
   nsfd_error_free (&err);
@@ -199,7 +172,7 @@ test_live (void)
                                            "/sp ace", "/c" };
   static const char *const want_plain[] = { "/x", "/z" };
 
-  if (unshare (CLONE_NEWNS) < 0 || mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+  if (tu_private_mounts () < 0)
     {
       CHECK (0, "private mount namespace: %s", strerror (errno));
       return;
@@ -290,11 +263,11 @@ test_live (void)
 }
 
 static int
-body (bool live)
+body (void)
 {
   test_path_is_beneath ();
   test_synthetic ();
-  if (live)
+  if (geteuid () == 0)
     test_live ();
   else
     printf ("# SKIP live mount tests need root\n");
@@ -304,24 +277,7 @@ body (bool live)
 int
 main (void)
 {
-  pid_t pid;
-  int status;
-
-  snprintf (tmp, sizeof (tmp), "/tmp/I-mounttable-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    return 1;
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body (geteuid () == 0));
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  /* The child's mount namespace died with it: only plain directories remain. */
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  /* The child's mount namespace dies with it: only plain directories remain
+   * for the parent to remove. */
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "mounttable", body);
 }

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "namespaces.h"
 #include "tap.h"
+#include "testutil.h"
 
 int
 main (void)

@@ -8,38 +8,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "error.h"
 #include "oci.h"
 #include "tap.h"
+#include "testutil.h"
 
-#define S(x) ((x) ? (x) : "(null)")
-
+/* A file from tests/unit/data; the test cannot go on without it. */
 static char *
 load_data (const char *name, size_t *len)
 {
-  const char *src = getenv ("NSFD_TEST_SRCDIR");
-  char path[4096];
   char *buf = NULL;
-  nsfd_error_t err = NULL;
-  int fd;
-
-  snprintf (path, sizeof (path), "%s/tests/unit/data/%s", src ? src : "../..", name);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      printf ("# cannot open %s: %s\n", path, strerror (errno));
-      exit (EXIT_FAILURE);
-    }
-  if (nsfd_read_all_fd (fd, NSFD_OCI_MAX_JSON, &buf, len, &err) < 0)
-    {
-      printf ("# reading %s: %s\n", path, nsfd_error_text (err));
-      exit (EXIT_FAILURE);
-    }
-  close (fd);
+  if (tu_read_data (name, &buf, len) < 0)
+    exit (EXIT_FAILURE);
   return buf;
 }
 
@@ -553,7 +536,7 @@ test_read_all (void)
   struct itimerval off = { { 0, 0 }, { 0, 0 } };
   setitimer (ITIMER_REAL, &off, NULL);
   close (p[0]);
-  waitpid (pid, NULL, 0);
+  (void) tu_wait (pid);
   CHECK (ret == 0 && len == 200 && buf[200] == '\0', "short reads + EINTR: %zu bytes (%d alarms)", len,
          (int) got_alarm);
   CHECK (got_alarm > 0, "reader was interrupted");
@@ -586,7 +569,7 @@ test_read_all (void)
       close (p[1]);
       ret = nsfd_read_all_fd (p[0], max, &buf, &len, &err);
       close (p[0]);
-      waitpid (pid, NULL, 0);
+      (void) tu_wait (pid);
       if (extra == 0)
         CHECK (ret == 0 && len == max, "exactly max bytes accepted");
       else
@@ -640,11 +623,7 @@ test_read_at (void)
 
   /* A symlink to a valid file is refused. */
   snprintf (path, sizeof (path), "%s/real.json", dir);
-  {
-    FILE *f = fopen (path, "w");
-    fputs ("{\"root\":{\"path\":\"rootfs\"}}", f);
-    fclose (f);
-  }
+  tu_write_file (path, "{\"root\":{\"path\":\"rootfs\"}}");
   snprintf (path, sizeof (path), "%s/config.json", dir);
   (void) symlink ("real.json", path);
   ret = nsfd_oci_config_read_at (dfd, &c, &err);

@@ -4,9 +4,6 @@
  * into the host's mount table; the parent removes the temporary directory. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <linux/openat2.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +13,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,33 +22,10 @@
 #include "mounttable.h"
 #include "overlay.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
 static char T[128]; /* tmp/t: a tmpfs holding everything (trusted xattrs work there) */
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-static bool
-probe_openat2 (void)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
-  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
-  if (fd >= 0)
-    close ((int) fd);
-  return fd >= 0 || errno != ENOSYS;
-}
 
 #define PATHVAR(name, ...)                                                     \
   char name[1024];                                                             \
@@ -89,29 +62,6 @@ mkdirs (const char *path)
   mkdir (p, 0755);
 }
 
-static void
-put (const char *path, const char *text)
-{
-  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0)
-    {
-      (void) !write (fd, text, strlen (text));
-      close (fd);
-    }
-}
-
-static const char *
-slurp (const char *path)
-{
-  static char buf[256];
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
-  if (fd >= 0)
-    close (fd);
-  buf[n > 0 ? n : 0] = '\0';
-  return buf;
-}
-
 static int failures;
 
 static void
@@ -146,9 +96,13 @@ is_overlay (const char *path)
   return statfs (path, &s) == 0 && (unsigned long) s.f_type == OVERLAYFS_MAGIC_NUMBER;
 }
 
-/* A layer on the tmpfs, opened as the hook would. */
+/* Room for a layer's upper or work path. */
+#define LAYER_DIR_MAX 4200
+
+/* A layer on the tmpfs, opened as the hook would, and the paths of its
+ * upper and work directories (LAYER_DIR_MAX bytes each). */
 static int
-make_layer (const char *volume, const char *lower, struct nsfd_layer *l)
+make_layer (const char *volume, const char *lower, struct nsfd_layer *l, char *upper, char *work)
 {
   nsfd_error_t err = NULL;
   struct stat st;
@@ -162,6 +116,8 @@ make_layer (const char *volume, const char *lower, struct nsfd_layer *l)
       failures++;
       return -1;
     }
+  snprintf (upper, LAYER_DIR_MAX, "%s/upper", l->path);
+  snprintf (work, LAYER_DIR_MAX, "%s/work", l->path);
   return 0;
 }
 
@@ -182,10 +138,10 @@ make_image (const char *img)
   mkdirs (img);
   for (size_t i = 0; i < NSFD_ARRAY_SIZE (dirs); i++)
     mkdirs (P ("%s/%s", img, dirs[i]));
-  put (P ("%s/etc/hosts", img), "image hosts\n");
-  put (P ("%s/etc/resolv.conf", img), "image resolv\n");
-  put (P ("%s/file-to-delete", img), "lower\n");
-  put (P ("%s/dir-to-delete/x", img), "x\n");
+  tu_write_file (P ("%s/etc/hosts", img), "image hosts\n");
+  tu_write_file (P ("%s/etc/resolv.conf", img), "image resolv\n");
+  tu_write_file (P ("%s/file-to-delete", img), "lower\n");
+  tu_write_file (P ("%s/dir-to-delete/x", img), "x\n");
   chmod (img, 0755);
 }
 
@@ -202,7 +158,7 @@ scenario_hook (void)
   PATHVAR (rootfs, "%s/rootfs", T);
   PATHVAR (stage, "%s/staging", T);
   PATHVAR (vol, "%s/vol", T);
-  char data[1100], upper[4200], work[4200];
+  char data[1100], upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   struct stat st;
   int r;
 
@@ -211,10 +167,8 @@ scenario_hook (void)
   mkdirs (rootfs);
   mkdirs (stage);
   chmod (stage, 0700);
-  if (make_layer (vol, img, &l) < 0)
+  if (make_layer (vol, img, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   /* Deleted by an earlier run: whiteouts in upper hide two mount points. */
   must (mknod (P ("%s/gone", upper), S_IFCHR | 0, makedev (0, 0)), "whiteout gone");
   mkdirs (P ("%s/etc", upper));
@@ -224,22 +178,22 @@ scenario_hook (void)
   bind (img, rootfs, 0);
   must (mount (NULL, rootfs, NULL, MS_SHARED, NULL), "make rootfs shared");
   tmpfs (P ("%s/proc", rootfs));
-  put (P ("%s/proc/marker", rootfs), "proc-like\n");
+  tu_write_file (P ("%s/proc/marker", rootfs), "proc-like\n");
   tmpfs (P ("%s/dev", rootfs));
   tmpfs (P ("%s/dev/pts", rootfs));
-  put (P ("%s/hosts", T), "runtime hosts\n");
+  tu_write_file (P ("%s/hosts", T), "runtime hosts\n");
   bind (P ("%s/hosts", T), P ("%s/etc/hosts", rootfs), 0);
-  put (P ("%s/resolv", T), "runtime resolv\n");
+  tu_write_file (P ("%s/resolv", T), "runtime resolv\n");
   bind (P ("%s/resolv", T), P ("%s/etc/resolv.conf", rootfs), 0);
   mkdirs (P ("%s/rosrc", T));
-  put (P ("%s/rosrc/f", T), "ro\n");
+  tu_write_file (P ("%s/rosrc/f", T), "ro\n");
   bind (P ("%s/rosrc", T), P ("%s/ro", rootfs), MS_RDONLY | MS_NOSUID | MS_NODEV);
   snprintf (data, sizeof (data), "%s/data", rootfs);
   bind (vol, data, 0);
   tmpfs (P ("%s/sys", rootfs));
   must (mount (NULL, P ("%s/sys", rootfs), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "sys ro");
   tmpfs (P ("%s/gone", rootfs));
-  put (P ("%s/gone/inside", rootfs), "gone mount\n");
+  tu_write_file (P ("%s/gone/inside", rootfs), "gone mount\n");
   if (failures)
     {
       CHECK (0, "hook scenario setup");
@@ -288,11 +242,11 @@ scenario_hook (void)
     CHECK (open (P ("%s/ro/new", rootfs), O_WRONLY | O_CREAT | O_CLOEXEC, 0644) < 0 && errno == EROFS,
            "writing in the ro bind gives EROFS");
   }
-  CHECK (strcmp (slurp (P ("%s/proc/marker", rootfs)), "proc-like\n") == 0, "proc-like tmpfs contents visible");
-  CHECK (strcmp (slurp (P ("%s/etc/hosts", rootfs)), "runtime hosts\n") == 0, "file bind at etc/hosts carried");
-  CHECK (strcmp (slurp (P ("%s/etc/resolv.conf", rootfs)), "runtime resolv\n") == 0,
+  CHECK (strcmp (tu_slurp (P ("%s/proc/marker", rootfs)), "proc-like\n") == 0, "proc-like tmpfs contents visible");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/hosts", rootfs)), "runtime hosts\n") == 0, "file bind at etc/hosts carried");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/resolv.conf", rootfs)), "runtime resolv\n") == 0,
          "file mount point hidden by a whiteout is stubbed and mounted");
-  CHECK (strcmp (slurp (P ("%s/gone/inside", rootfs)), "gone mount\n") == 0,
+  CHECK (strcmp (tu_slurp (P ("%s/gone/inside", rootfs)), "gone mount\n") == 0,
          "directory mount point hidden by a whiteout is stubbed and mounted");
   CHECK (lstat (P ("%s/gone", upper), &st) == 0 && S_ISDIR (st.st_mode), "the stub directory is in upper");
   CHECK (lstat (P ("%s/etc/resolv.conf", upper), &st) == 0 && S_ISREG (st.st_mode) && st.st_size == 0,
@@ -301,8 +255,8 @@ scenario_hook (void)
              && lstat (P ("%s/data/.nsfdsuds", rootfs), &st) < 0,
          "the persistent volume is not visible in the new root");
 
-  put (P ("%s/newfile", rootfs), "written\n");
-  CHECK (strcmp (slurp (P ("%s/newfile", upper)), "written\n") == 0, "writes land in upper");
+  tu_write_file (P ("%s/newfile", rootfs), "written\n");
+  CHECK (strcmp (tu_slurp (P ("%s/newfile", upper)), "written\n") == 0, "writes land in upper");
   CHECK (access (P ("%s/newfile", img), F_OK) < 0, "the image is untouched by writes");
   CHECK (unlink (P ("%s/file-to-delete", rootfs)) == 0, "delete a lower file");
   CHECK (lstat (P ("%s/file-to-delete", upper), &st) == 0 && S_ISCHR (st.st_mode) && st.st_rdev == makedev (0, 0),
@@ -325,17 +279,15 @@ scenario_nested_keep_out (void)
   PATHVAR (rootfs, "%s/rootfs2", T);
   PATHVAR (stage, "%s/staging2", T);
   PATHVAR (vol, "%s/vol2", T);
-  char data[1100], upper[4200], work[4200];
+  char data[1100], upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   int r;
 
   printf ("# hook mode: a mount nested inside a keep_out mount\n");
   make_image (img);
   mkdirs (rootfs);
   mkdirs (stage);
-  if (make_layer (vol, img, &l) < 0)
+  if (make_layer (vol, img, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   bind (img, rootfs, 0);
   tmpfs (P ("%s/proc", rootfs));
   snprintf (data, sizeof (data), "%s/data", rootfs);
@@ -373,7 +325,7 @@ scenario_base_lower (void)
   PATHVAR (stage, "%s/staging3", T);
   PATHVAR (vol, "%s/vol3", T);
   PATHVAR (base, "%s/base3", T);
-  char upper[4200], work[4200];
+  char upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   cleanup_close int other = -1;
   cleanup_close int base_fd = -1;
   struct stat st;
@@ -384,16 +336,14 @@ scenario_base_lower (void)
   mkdirs (rootfs);
   mkdirs (stage);
   mkdirs (P ("%s/usr", base));
-  put (P ("%s/usr/base-file", base), "from base\n");
-  if (make_layer (vol, base, &l) < 0)
+  tu_write_file (P ("%s/usr/base-file", base), "from base\n");
+  if (make_layer (vol, base, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   bind (img, rootfs, 0);
   tmpfs (P ("%s/proc", rootfs));
   mkdirs (P ("%s/only/in/image", img));
   tmpfs (P ("%s/only/in/image", rootfs));
-  put (P ("%s/hostname", T), "h\n");
+  tu_write_file (P ("%s/hostname", T), "h\n");
   bind (P ("%s/hostname", T), P ("%s/etc/hosts", rootfs), 0);
   base_fd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
   other = open (T, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -424,7 +374,7 @@ scenario_base_lower (void)
   CHECK (r == 0, "assemble with a base lower: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   CHECK (is_overlay (rootfs), "rootfs is the overlay");
-  CHECK (strcmp (slurp (P ("%s/usr/base-file", rootfs)), "from base\n") == 0, "the base volume's files show");
+  CHECK (strcmp (tu_slurp (P ("%s/usr/base-file", rootfs)), "from base\n") == 0, "the base volume's files show");
   CHECK (access (P ("%s/file-to-delete", rootfs), F_OK) < 0, "the image's files do not");
   CHECK (lstat (P ("%s/only/in/image", upper), &st) == 0 && S_ISDIR (st.st_mode),
          "missing directory mount point stubbed (with its parents) in upper");
@@ -432,7 +382,7 @@ scenario_base_lower (void)
              && !is_overlay (P ("%s/only/in/image", rootfs)),
          "and the tmpfs is mounted there");
   CHECK (lstat (P ("%s/etc/hosts", upper), &st) == 0 && S_ISREG (st.st_mode), "missing file mount point stubbed");
-  CHECK (strcmp (slurp (P ("%s/etc/hosts", rootfs)), "h\n") == 0, "and the file bind is there");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/hosts", rootfs)), "h\n") == 0, "and the file bind is there");
   CHECK (access (P ("%s/proc", rootfs), F_OK) == 0, "proc carried");
 }
 
@@ -443,16 +393,14 @@ scenario_wrapper (void)
   nsfd_error_t err = NULL;
   PATHVAR (img, "%s/img4", T);
   PATHVAR (vol, "%s/vol4", T);
-  char upper[4200], work[4200];
+  char upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   struct stat st;
   int r;
 
   printf ("# wrapper mode (staging NULL) on a bare rootfs\n");
   make_image (img);
-  if (make_layer (vol, img, &l) < 0)
+  if (make_layer (vol, img, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   struct nsfd_overlay_spec s = {
     .rootfs = img, .upper = upper, .work = work, .upper_check_fd = l.upper_fd, .work_check_fd = l.work_fd,
     .lower_check_fd = -1, .staging = NULL,
@@ -461,9 +409,9 @@ scenario_wrapper (void)
   CHECK (r == 0, "assemble (wrapper mode) on a plain directory: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   CHECK (is_overlay (img), "the rootfs shows the overlay");
-  CHECK (strcmp (slurp (P ("%s/etc/hosts", img)), "image hosts\n") == 0, "lower contents visible");
-  put (P ("%s/w", img), "wrapper\n");
-  CHECK (strcmp (slurp (P ("%s/w", upper)), "wrapper\n") == 0, "writes land in upper");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/hosts", img)), "image hosts\n") == 0, "lower contents visible");
+  tu_write_file (P ("%s/w", img), "wrapper\n");
+  CHECK (strcmp (tu_slurp (P ("%s/w", upper)), "wrapper\n") == 0, "writes land in upper");
   CHECK (unlink (P ("%s/file-to-delete", img)) == 0 && lstat (P ("%s/file-to-delete", upper), &st) == 0
              && S_ISCHR (st.st_mode),
          "whiteout in upper");
@@ -473,10 +421,8 @@ scenario_wrapper (void)
     cleanup_layer struct nsfd_layer l2;
     PATHVAR (img5, "%s/img5", T);
     make_image (img5);
-    if (make_layer (P ("%s/vol5", T), img5, &l2) < 0)
+    if (make_layer (P ("%s/vol5", T), img5, &l2, upper, work) < 0)
       return;
-    snprintf (upper, sizeof (upper), "%s/upper", l2.path);
-    snprintf (work, sizeof (work), "%s/work", l2.path);
     tmpfs (P ("%s/proc", img5));
     struct nsfd_overlay_spec s2 = {
       .rootfs = img5, .upper = upper, .work = work, .upper_check_fd = -1, .work_check_fd = -1,
@@ -516,7 +462,7 @@ scenario_stub_layer (void)
   PATHVAR (stubs, "%s/stubs6", T);
   PATHVAR (vol, "%s/vol6", T);
   PATHVAR (base, "%s/base6", T);
-  char upper[4200], work[4200];
+  char upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   struct stat st;
   int r;
 
@@ -526,15 +472,13 @@ scenario_stub_layer (void)
   mkdirs (stage);
   mkdirs (stubs);
   mkdirs (P ("%s/usr", base));
-  if (make_layer (vol, base, &l) < 0)
+  if (make_layer (vol, base, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   bind (img, rootfs, 0);
   mkdirs (P ("%s/only/in/image", img));
   tmpfs (P ("%s/only/in/image", rootfs));
-  put (P ("%s/only/in/image/f", rootfs), "tmpfs\n");
-  put (P ("%s/hostname", T), "h\n");
+  tu_write_file (P ("%s/only/in/image/f", rootfs), "tmpfs\n");
+  tu_write_file (P ("%s/hostname", T), "h\n");
   bind (P ("%s/hostname", T), P ("%s/etc/hosts", rootfs), 0);
   tmpfs (P ("%s/usr", rootfs)); /* exists in the base: no stub */
   if (failures)
@@ -550,8 +494,8 @@ scenario_stub_layer (void)
   CHECK (r == 0, "assemble with a stub layer: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   CHECK (is_overlay (rootfs), "rootfs is the overlay");
-  CHECK (strcmp (slurp (P ("%s/only/in/image/f", rootfs)), "tmpfs\n") == 0, "directory mount carried onto a stub");
-  CHECK (strcmp (slurp (P ("%s/etc/hosts", rootfs)), "h\n") == 0, "file mount carried onto a stub");
+  CHECK (strcmp (tu_slurp (P ("%s/only/in/image/f", rootfs)), "tmpfs\n") == 0, "directory mount carried onto a stub");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/hosts", rootfs)), "h\n") == 0, "file mount carried onto a stub");
   CHECK (lstat (P ("%s/only", upper), &st) < 0 && lstat (P ("%s/etc", upper), &st) < 0,
          "no stub landed in the persistent upper");
   CHECK (!mounted_at (stubs), "the stub tmpfs is detached from stubs_dir");
@@ -578,7 +522,7 @@ scenario_wrapper_stubs (void)
   PATHVAR (rootfs, "%s/rootfs7", T);
   PATHVAR (stubs, "%s/stubs7", T);
   PATHVAR (vol, "%s/vol7", T);
-  char upper[4200], work[4200];
+  char upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
   struct stat st;
   int r;
   static const struct nsfd_mount_point mps[] = {
@@ -587,11 +531,9 @@ scenario_wrapper_stubs (void)
 
   printf ("# wrapper mode with configured mount points\n");
   mkdirs (P ("%s/data", rootfs));
-  put (P ("%s/image-file", rootfs), "img\n");
-  if (make_layer (vol, rootfs, &l) < 0)
+  tu_write_file (P ("%s/image-file", rootfs), "img\n");
+  if (make_layer (vol, rootfs, &l, upper, work) < 0)
     return;
-  snprintf (upper, sizeof (upper), "%s/upper", l.path);
-  snprintf (work, sizeof (work), "%s/work", l.path);
   mkdirs (stubs);
   struct nsfd_overlay_spec s = {
     .rootfs = rootfs, .upper = upper, .work = work, .upper_check_fd = -1, .work_check_fd = -1,
@@ -606,12 +548,12 @@ scenario_wrapper_stubs (void)
   CHECK (stat (P ("%s/etc/resolv.conf", rootfs), &st) == 0 && S_ISREG (st.st_mode) && st.st_size == 0,
          "/etc/resolv.conf stub is an empty file");
   CHECK (stat (P ("%s/run/secrets/token", rootfs), &st) == 0 && S_ISREG (st.st_mode), "nested file stub");
-  CHECK (strcmp (slurp (P ("%s/image-file", rootfs)), "img\n") == 0, "lower files visible");
+  CHECK (strcmp (tu_slurp (P ("%s/image-file", rootfs)), "img\n") == 0, "lower files visible");
   CHECK (lstat (P ("%s/proc", upper), &st) < 0 && lstat (P ("%s/etc", upper), &st) < 0
              && lstat (P ("%s/run", upper), &st) < 0,
          "no stub in the persistent upper");
-  put (P ("%s/etc/new", rootfs), "n\n");
-  CHECK (strcmp (slurp (P ("%s/etc/new", upper)), "n\n") == 0, "a write next to a stub lands in upper");
+  tu_write_file (P ("%s/etc/new", rootfs), "n\n");
+  CHECK (strcmp (tu_slurp (P ("%s/etc/new", upper)), "n\n") == 0, "a write next to a stub lands in upper");
 }
 
 static void
@@ -657,15 +599,13 @@ test_open_checked (void)
 static int
 run_in_namespace (void (*fn) (void))
 {
-  pid_t pid;
+  pid_t pid = tu_fork ();
   int status;
 
-  fflush (stdout);
-  pid = fork ();
   if (pid == 0)
     {
       tap_count = tap_failed = 0; /* each scenario counts its own checks */
-      if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+      if (tu_private_mounts () < 0)
         {
           printf ("not ok - private mount namespace: %s\n", strerror (errno));
           exit (1);
@@ -677,8 +617,9 @@ run_in_namespace (void (*fn) (void))
       /* Exit code: low byte = failures capped, so the parent can count. */
       exit (tap_failed ? 1 : 0);
     }
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  status = tu_wait (pid);
+  if (status < 0)
+    return 255;
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 
@@ -691,13 +632,8 @@ main (void)
   int failed = 0;
 
   TAP_SKIP_UNLESS_ROOT ();
-  if (!probe_openat2 ())
-    {
-      printf ("1..0 # SKIP openat2 returns ENOSYS here (valgrind?)\n");
-      return 77;
-    }
-  snprintf (tmp, sizeof (tmp), "/tmp/I-overlay-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
+  TU_SKIP_UNLESS_OPENAT2 ();
+  if (tu_make_tmpdir (tmp, sizeof (tmp), "overlay") < 0)
     return 1;
   for (size_t i = 0; i < NSFD_ARRAY_SIZE (scenarios); i++)
     {
@@ -707,7 +643,7 @@ main (void)
       CHECK (r == 0, "scenario %zu passed (exit %d)", i, r);
     }
   /* The namespaces died with the children: only plain directories remain. */
-  rm_tree (tmp);
+  tu_rm_tree (tmp);
   (void) failed;
   TAP_DONE ();
 }

@@ -3,51 +3,24 @@
  * a forked child inside a temporary directory the parent removes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "config.h"
 #include "plan.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
 static char bundle[128], vols[128], v1[160], base[160], outside[128], rootfs[160];
 static struct nsfd_config cfg;
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-static bool
-probe_openat2 (void)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
-  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
-  if (fd >= 0)
-    close ((int) fd);
-  return fd >= 0 || errno != ENOSYS;
-}
 
 /* Writes bundle/config.json: root.path, then the mounts and linux parts given. */
 static void write_config (const char *root_path, const char *mounts, const char *linux_part, ...)
@@ -55,23 +28,21 @@ static void write_config (const char *root_path, const char *mounts, const char 
 static void
 write_config (const char *root_path, const char *mounts, const char *linux_part, ...)
 {
-  char path[256], lx[2048];
+  char path[256], lx[2048], doc[8192];
   va_list ap;
-  FILE *f;
 
   va_start (ap, linux_part);
   vsnprintf (lx, sizeof (lx), linux_part, ap);
   va_end (ap);
   snprintf (path, sizeof (path), "%s/config.json", bundle);
-  f = fopen (path, "w");
-  if (f == NULL)
-    return;
-  fprintf (f,
-           "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"%s\"},\n \"mounts\": [%s,\n"
-           "  {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}],\n"
-           " \"annotations\": {\"nsfdsuds.io/persist\": \"/data\"}%s%s}\n",
-           root_path, mounts, *lx ? ",\n \"linux\": " : "", lx);
-  fclose (f);
+  if ((size_t) snprintf (doc, sizeof (doc),
+                         "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"%s\"},\n \"mounts\": [%s,\n"
+                         "  {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}],\n"
+                         " \"annotations\": {\"nsfdsuds.io/persist\": \"/data\"}%s%s}\n",
+                         root_path, mounts, *lx ? ",\n \"linux\": " : "", lx)
+      >= sizeof (doc))
+    abort ();
+  tu_write_file (path, doc);
 }
 
 static char *
@@ -393,29 +364,7 @@ body (void)
 int
 main (void)
 {
-  pid_t pid;
-  int status;
-
   TAP_SKIP_UNLESS_ROOT ();
-  if (!probe_openat2 ())
-    {
-      printf ("1..0 # SKIP openat2 returns ENOSYS here (valgrind?)\n");
-      return 77;
-    }
-  snprintf (tmp, sizeof (tmp), "/tmp/I-plan-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    return 1;
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body ());
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  TU_SKIP_UNLESS_OPENAT2 ();
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "plan", body);
 }

@@ -13,8 +13,7 @@
 #include "oci.h"
 #include "policy.h"
 #include "tap.h"
-
-#define S(x) ((x) ? (x) : "(null)")
+#include "testutil.h"
 
 /* Builds annotations from "key", "value", ..., NULL (borrowed strings). */
 static struct nsfd_annotations
@@ -48,6 +47,25 @@ run (const struct nsfd_annotations *a, struct nsfd_request *r)
   if (r->persist_dest || r->layer_name || r->activated)
     return "request not cleared after failure";
   return msg;
+}
+
+/* Reads and parses a state document from tests/unit/data; says why not. */
+static int
+load_state (const char *name, struct nsfd_oci_state *s)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  nsfd_error_t err = NULL;
+
+  if (tu_read_data (name, &buf, &len) < 0)
+    return -1;
+  if (nsfd_oci_state_parse (buf, len, s, &err) < 0)
+    {
+      printf ("# %s: %s\n", name, nsfd_error_text (err));
+      nsfd_error_free (&err);
+      return -1;
+    }
+  return 0;
 }
 
 static void
@@ -102,26 +120,12 @@ test_activation (void)
                             "state-podman-createRuntime.json" };
     for (size_t i = 0; i < NSFD_ARRAY_SIZE (files); i++)
       {
-        const char *src = getenv ("NSFD_TEST_SRCDIR");
-        char path[4096];
-        char *buf = NULL;
-        size_t len = 0;
-        nsfd_error_t err = NULL;
         struct nsfd_oci_state s;
-        snprintf (path, sizeof (path), "%s/tests/unit/data/%s", src ? src : "../..", files[i]);
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || nsfd_read_all_fd (fd, NSFD_OCI_MAX_JSON, &buf, &len, &err) < 0
-            || nsfd_oci_state_parse (buf, len, &s, &err) < 0)
+        if (load_state (files[i], &s) < 0)
           {
             CHECK (0, "reading %s", files[i]);
-            nsfd_error_free (&err);
-            free (buf);
-            if (fd >= 0)
-              close (fd);
             continue;
           }
-        close (fd);
-        free (buf);
         CHECK (nsfd_policy_maybe_activated (&s.annotations), "%s: maybe activated", files[i]);
         e = run (&s.annotations, &r);
         CHECK (e == NULL && r.activated && strcmp (r.persist_dest, "/data") == 0, "%s: activated for /data",
@@ -132,31 +136,6 @@ test_activation (void)
         nsfd_oci_state_free (&s);
       }
   }
-}
-
-static int
-load_state (const char *name, struct nsfd_oci_state *s)
-{
-  const char *src = getenv ("NSFD_TEST_SRCDIR");
-  char path[4096];
-  char *buf = NULL;
-  size_t len = 0;
-  nsfd_error_t err = NULL;
-  int ret = -1;
-  int fd;
-
-  snprintf (path, sizeof (path), "%s/tests/unit/data/%s", src ? src : "../..", name);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 && nsfd_read_all_fd (fd, NSFD_OCI_MAX_JSON, &buf, &len, &err) == 0
-      && nsfd_oci_state_parse (buf, len, s, &err) == 0)
-    ret = 0;
-  if (ret < 0)
-    printf ("# %s: %s\n", path, err ? nsfd_error_text (err) : strerror (errno));
-  nsfd_error_free (&err);
-  free (buf);
-  if (fd >= 0)
-    close (fd);
-  return ret;
 }
 
 /* CRI-shaped documents: a containerd sandbox and a CRI-O pod whose

@@ -2,48 +2,21 @@
  * a forked child; run_dir is a temporary directory the parent removes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "rundir.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-static bool
-probe_openat2 (void)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
-  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
-  if (fd >= 0)
-    close ((int) fd);
-  return fd >= 0 || errno != ENOSYS;
-}
 
 static unsigned
 mode_of (const char *fmt, const char *a, const char *b)
@@ -269,9 +242,7 @@ test_record (const char *run)
   {
     char t[256];
     snprintf (t, sizeof (t), "%s/fake-record", tmp);
-    int f = open (t, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    (void) !write (f, "{\"layer\":\"/etc\",\"mounterPid\":1}", 32);
-    close (f);
+    tu_write_file (t, "{\"layer\":\"/etc\",\"mounterPid\":1}");
     (void) !symlink (t, p);
     CHECK (nsfd_record_read (fd, &r, &err) < 0 && err && err->status == ELOOP, "record that is a symlink refused");
     nsfd_error_free (&err);
@@ -295,29 +266,7 @@ body (void)
 int
 main (void)
 {
-  pid_t pid;
-  int status;
-
   TAP_SKIP_UNLESS_ROOT ();
-  if (!probe_openat2 ())
-    {
-      printf ("1..0 # SKIP openat2 returns ENOSYS here (valgrind?)\n");
-      return 77;
-    }
-  snprintf (tmp, sizeof (tmp), "/tmp/I-rundir-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    return 1;
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body ());
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  TU_SKIP_UNLESS_OPENAT2 ();
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "rundir", body);
 }

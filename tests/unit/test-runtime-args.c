@@ -7,8 +7,8 @@
 
 #include "runtime-args.h"
 #include "tap.h"
+#include "testutil.h"
 
-#define S(x) ((x) ? (x) : "(null)")
 #define MAX_ARGS 32
 
 /* Parses "nsfdsuds-runtime" followed by the given arguments (NULL-terminated). */

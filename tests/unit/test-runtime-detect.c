@@ -5,7 +5,6 @@
  * itself and reports through its exit code. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +16,11 @@
 
 #include "runtime-detect.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define FAKE_ENV "NSFD_I_FAKE_RUNC"
 
 static char tmp[64];
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
 
 /* argv: <any name> <any word> ROOTFS hold|nohold|other DIR */
 static int
@@ -58,8 +44,7 @@ fake_runtime (int argc, char **argv)
       fflush (stdout);
       _exit (r == 1 ? 10 : r == 0 ? 11 : 12);
     }
-  while (waitpid (hook, &status, 0) < 0 && errno == EINTR)
-    ;
+  status = tu_wait (hook);
   if (held >= 0)
     close (held);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 91;
@@ -93,10 +78,8 @@ static int
 run_fake (const char *exe, const char *argv0, const char *word, const char *rootfs, const char *mode,
           const char *other)
 {
-  pid_t pid;
+  pid_t pid = tu_fork ();
   int status;
-  fflush (stdout);
-  pid = fork ();
   if (pid == 0)
     {
       char *argv[] = { (char *) argv0, (char *) word, (char *) rootfs, (char *) mode, (char *) other, NULL };
@@ -104,8 +87,7 @@ run_fake (const char *exe, const char *argv0, const char *word, const char *root
       execv (exe, argv);
       _exit (92);
     }
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  status = tu_wait (pid);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 93;
 }
 
@@ -146,26 +128,8 @@ body (void)
 int
 main (int argc, char **argv)
 {
-  pid_t pid;
-  int status;
-
   if (getenv (FAKE_ENV))
     return fake_runtime (argc, argv);
   TAP_SKIP_UNLESS_ROOT ();
-  snprintf (tmp, sizeof (tmp), "/tmp/I-rtdetect-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    return 1;
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body ());
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "rtdetect", body);
 }

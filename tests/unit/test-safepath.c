@@ -4,61 +4,22 @@
  * parent removes whatever the child did. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "safepath.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
 static bool have_openat2;
 static bool is_root;
-
-static int
-rm_cb (const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-  (void) st, (void) flag, (void) f;
-  (void) remove (p);
-  return 0;
-}
-
-static void
-rm_tree (const char *p)
-{
-  (void) nftw (p, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-/* Debian 12's valgrind answers openat2 with ENOSYS: detect it, never fake it. */
-static bool
-probe_openat2 (void)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC };
-  long fd = syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof (how));
-  if (fd >= 0)
-    close ((int) fd);
-  return fd >= 0 || errno != ENOSYS;
-}
-
-static void
-write_text (int dirfd, const char *name, const char *text)
-{
-  int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0)
-    {
-      (void) !write (fd, text, strlen (text));
-      close (fd);
-    }
-}
 
 static int
 expect_open_fails (int dirfd, const char *rel, int want_errno, const char *why)
@@ -88,8 +49,8 @@ test_open_beneath (int root)
   mkdirat (root, "ob", 0755);
   mkdirat (root, "ob/a", 0755);
   mkdirat (root, "ob/a/b", 0755);
-  write_text (root, "ob/a/b/c", "nested");
-  write_text (root, "outside", "outside");
+  tu_write_at (root, "ob/a/b/c", "nested");
+  tu_write_at (root, "outside", "outside");
   symlinkat ("/etc", root, "ob/l_etc");
   symlinkat ("/", root, "ob/l_root");
   symlinkat ("a", root, "ob/l_rel");
@@ -356,7 +317,7 @@ test_mkdir_open (int root)
     close (fd);
   nsfd_error_free (&err);
 
-  write_text (mk, "file", "x");
+  tu_write_at (mk, "file", "x");
   fd = nsfd_mkdir_open (mk, "file", 0755, (uid_t) -1, (gid_t) -1, NULL, &err);
   CHECK (fd < 0 && err && err->status == ENOTDIR, "existing regular file refused");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "\"file\" exists and is not a directory", "message names it");
@@ -403,7 +364,7 @@ test_files (int root)
 
   mkdirat (root, "f", 0755);
   cleanup_close int f = openat (root, "f", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  write_text (root, "outside-file", "precious");
+  tu_write_at (root, "outside-file", "precious");
 
   CHECK (nsfd_write_file_atomic (f, "data", "hello", 5, 0640, &err) == 0, "write_file_atomic");
   CHECK (fstatat (f, "data", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 0777) == 0640
@@ -494,12 +455,12 @@ test_rm_rf (int root)
   struct stat st;
 
   mkdirat (root, "keep", 0755);
-  write_text (root, "keep/file", "keep");
+  tu_write_at (root, "keep/file", "keep");
   mkdirat (root, "rm", 0755);
   mkdirat (root, "rm/a", 0755);
   mkdirat (root, "rm/a/b", 0700);
-  write_text (root, "rm/a/b/f", "x");
-  write_text (root, "rm/top", "x");
+  tu_write_at (root, "rm/a/b/f", "x");
+  tu_write_at (root, "rm/top", "x");
   mkfifoat (root, "rm/a/fifo", 0600);
   symlinkat ("../keep", root, "rm/to-keep");
   symlinkat ("../../keep/file", root, "rm/a/to-file");
@@ -527,7 +488,7 @@ test_rm_rf (int root)
              && fstatat (root, "link-only", &st, AT_SYMLINK_NOFOLLOW) < 0
              && fstatat (root, "keep/file", &st, 0) == 0,
          "removing a symlink removes only the link");
-  write_text (root, "single", "x");
+  tu_write_at (root, "single", "x");
   CHECK (nsfd_rm_rf_at (root, "single", &err) == 0 && faccessat (root, "single", F_OK, AT_SYMLINK_NOFOLLOW) < 0,
          "removes a single file");
   nsfd_error_free (&err);
@@ -552,28 +513,7 @@ body (void)
 int
 main (void)
 {
-  pid_t pid;
-  int status;
-
-  have_openat2 = probe_openat2 ();
+  have_openat2 = tu_have_openat2 ();
   is_root = geteuid () == 0;
-  snprintf (tmp, sizeof (tmp), "/tmp/I-safepath-XXXXXX");
-  if (mkdtemp (tmp) == NULL)
-    {
-      perror ("mkdtemp");
-      return 1;
-    }
-  fflush (stdout);
-  pid = fork ();
-  if (pid == 0)
-    exit (body ());
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  rm_tree (tmp);
-  if (!WIFEXITED (status))
-    {
-      printf ("not ok - test body died with signal %d\n", WTERMSIG (status));
-      return 1;
-    }
-  return WEXITSTATUS (status);
+  return tu_run_in_tmpdir (tmp, sizeof (tmp), "safepath", body);
 }
