@@ -163,9 +163,27 @@ enter_one (struct nsfd_ns_set *ns, int i, nsfd_error_t *err)
   return 0;
 }
 
+/* LeakSanitizer's exit-time check cannot run after joining another pid
+ * namespace (it hangs), so in a sanitizer build leaks are checked now. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NSFD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NSFD_ASAN 1
+#endif
+#ifdef NSFD_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static int
 enter (struct nsfd_ns_set *ns, uint32_t mask, nsfd_error_t *err)
 {
+#ifdef NSFD_ASAN
+  if (mask & (1u << NSFD_NS_PID))
+    __lsan_do_leak_check ();
+#endif
   /* The user namespace first: it grants the capabilities the others need.
    * Joining the one we are already in is refused by the kernel: skip it. */
   if (mask & (1u << NSFD_NS_USER))

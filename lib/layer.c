@@ -394,7 +394,7 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
                 "{\n  \"container\": \"%s\",\n  \"bootId\": \"%s\",\n  \"pid\": %d,\n"
                 "  \"pidStartTime\": %llu,\n  \"mode\": \"%s\",\n  \"since\": \"%s\"\n}\n",
                 esc, boot, (int) pid, start, mode, when);
-  return nsfd_write_file_atomic (dir_fd, NSFD_LAYER_HOLDER, buf, (size_t) n, 0600, err);
+  return nsfd_write_file_replace (dir_fd, NSFD_LAYER_HOLDER, buf, (size_t) n, 0600, err);
 }
 
 static int

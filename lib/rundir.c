@@ -125,7 +125,7 @@ nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err
                     (int) r->mounter_pid, r->mounter_start, r->by_wrapper ? "true" : "false");
   if (n < 0 || (size_t) n >= sizeof (buf))
     return nsfd_make_error (err, ENAMETOOLONG, "runtime record for layer \"%s\" is too long", r->layer_path);
-  return nsfd_write_file_atomic (id_dir_fd, NSFD_RUNDIR_RECORD, buf, (size_t) n, 0600, err);
+  return nsfd_write_file_replace (id_dir_fd, NSFD_RUNDIR_RECORD, buf, (size_t) n, 0600, err);
 }
 
 int

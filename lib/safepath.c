@@ -298,9 +298,9 @@ nsfd_rm_rf_at (int parent, const char *name, nsfd_error_t *err)
   return 0;
 }
 
-int
-nsfd_write_file_atomic (int dirfd, const char *name, const char *data, size_t len,
-                        mode_t mode, nsfd_error_t *err)
+static int
+write_file_replace (int dirfd, const char *name, const char *data, size_t len, mode_t mode, bool durable,
+                    nsfd_error_t *err)
 {
   char tmp[NAME_MAX + 1];
   cleanup_close int fd = -1;
@@ -325,13 +325,27 @@ nsfd_write_file_atomic (int dirfd, const char *name, const char *data, size_t le
         }
       off += (size_t) n;
     }
-  if (fsync (fd) < 0 || renameat (dirfd, tmp, dirfd, name) < 0)
+  if ((durable && fsync (fd) < 0) || renameat (dirfd, tmp, dirfd, name) < 0)
     {
       int e = errno;
       (void) unlinkat (dirfd, tmp, 0);
       return nsfd_make_error (err, e, "saving \"%s\"", name);
     }
   return 0;
+}
+
+int
+nsfd_write_file_atomic (int dirfd, const char *name, const char *data, size_t len,
+                        mode_t mode, nsfd_error_t *err)
+{
+  return write_file_replace (dirfd, name, data, len, mode, true, err);
+}
+
+int
+nsfd_write_file_replace (int dirfd, const char *name, const char *data, size_t len,
+                         mode_t mode, nsfd_error_t *err)
+{
+  return write_file_replace (dirfd, name, data, len, mode, false, err);
 }
 
 int

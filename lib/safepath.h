@@ -50,6 +50,11 @@ int nsfd_rm_rf_at (int dirfd, const char *name, nsfd_error_t *err);
 /* Writes data to name in dirfd atomically (temporary file + fsync + rename). */
 int nsfd_write_file_atomic (int dirfd, const char *name, const char *data, size_t len,
                             mode_t mode, nsfd_error_t *err);
+/* The same without fsync: for records that mean nothing after a crash (the
+ * holder record names a boot id, the runtime record lives in /run), where an
+ * fsync on every container start would only cost time. */
+int nsfd_write_file_replace (int dirfd, const char *name, const char *data, size_t len,
+                             mode_t mode, nsfd_error_t *err);
 /* Reads a regular file beneath dirfd (no symlinks) of at most max bytes. */
 int nsfd_read_file_at (int dirfd, const char *name, size_t max, char **out, size_t *len,
                        nsfd_error_t *err);
