@@ -1,14 +1,19 @@
 #!/bin/bash
 # The whole suite on a Debian 12 machine, as root:
 #
-#   tests/run-all.sh [--host-only | --sid-only] [--asan] [--filter REGEX] [--no-deps]
+#   tests/run-all.sh [--host-only | --sid-only] [--asan] [--no-asan] [--no-fuzz]
+#                    [--filter REGEX] [--no-deps]
 #
 #   1. tests/install-deps.sh (skipped with --no-deps)
-#   2. configure + build into build/ (RelWithDebInfo; --asan: -DNSFD_SANITIZE=ON into
-#      build-asan/), then ctest
+#   2. configure + build into build/ (RelWithDebInfo) and, for faults.bats, build-faults/
+#      (-DNSFD_TEST_FAULTS=ON), then ctest
 #   3. tests/bats/*.bats on the host (TAP)
 #   4. the same files in the Debian sid tree (tests/sid/run-sid-suite.sh)
-#   5. a final leak check on the host (tests/bats/zz-final-leak-check.bats)
+#   5. the sanitizer pass: an ASan+UBSan build (build-asan/), its ctest and the host bats
+#      files again against it (--no-asan skips it; --asan also runs the sid tree with it)
+#   6. a short fuzzing pass: every libFuzzer target for 10 s (tests/fuzz/run.sh;
+#      --no-fuzz skips it)
+#   7. a final leak check on the host (tests/bats/zz-final-leak-check.bats)
 #
 # --filter REGEX runs only the bats files whose name matches (the leak check always runs).
 # The last line is "N passed, N failed, N skipped" over ctest and both bats runs; the exit
@@ -17,15 +22,17 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-host=1 sid=1 asan=0 deps=1 filter=''
+host=1 sid=1 asan=1 asan_sid=0 fuzz=1 deps=1 filter=''
 while (($#)); do
 	case $1 in
 	--host-only) sid=0; shift ;;
 	--sid-only) host=0; shift ;;
-	--asan) asan=1; shift ;;
+	--asan) asan=1; asan_sid=1; shift ;;
+	--no-asan) asan=0; asan_sid=0; shift ;;
+	--no-fuzz) fuzz=0; shift ;;
 	--filter) filter=$2; shift 2 ;;
 	--no-deps) deps=0; shift ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-all: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -33,15 +40,8 @@ done
 
 start=$SECONDS
 build=$repo/build
+asan_build=$repo/build-asan
 cmake_opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-sid_opts=()
-if ((asan)); then
-	build=$repo/build-asan
-	cmake_opts+=(-DNSFD_SANITIZE=ON)
-	sid_opts+=(--asan)
-	# Leaks are reported by the unit tests' own checks; keep ASan quiet about them here.
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
-fi
 logs=${NSFD_LOG_DIR:-$build/test-logs}
 
 passed=0 failed=0 skipped=0
@@ -95,7 +95,7 @@ export NSFD_SUITE_CACHE=$NSFD_SUITE_TMP/.cache
 export NSFD_ID_PREFIX
 NSFD_ID_PREFIX=nsfdt$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 export NSFD_BUILD_DIR=$build
-export NSFD_LEAK_BUILD_DIRS="$build $build-faults $repo/build-sid $repo/build-sid-asan $repo/build-sid-faults"
+export NSFD_LEAK_BUILD_DIRS="$build $build-faults $asan_build $repo/build-sid $repo/build-sid-asan $repo/build-sid-faults"
 export NSFD_LEAK_BASELINE=$NSFD_SUITE_TMP/.cache/baseline
 mkdir -p "$NSFD_LEAK_BASELINE"
 find /run/nsfdsuds -type s 2>/dev/null | sort >"$NSFD_LEAK_BASELINE/sockets" || true
@@ -161,10 +161,62 @@ elif ((sid)); then
 	phase "bats in the sid tree"
 	sid_st=0
 	# run-sid-suite.sh appends the leak check itself.
-	timeout -k 10 "$bats_timeout" "$repo/tests/sid/run-sid-suite.sh" "${sid_opts[@]}" \
+	timeout -k 10 "$bats_timeout" "$repo/tests/sid/run-sid-suite.sh" \
 		"${bats_files[@]}" </dev/null 2>&1 | tee "$logs/bats-sid.tap" || sid_st=$?
 	echo
 	count_tap "bats sid" "$logs/bats-sid.tap" "$sid_st"
+fi
+
+# The sanitizer pass: the same C code built with AddressSanitizer and UBSan (any report
+# aborts the process, so a test notices), its unit tests, then the host's bats files.
+if ((asan)) && ((host)); then
+	phase "ASan+UBSan build ($asan_build)"
+	if cmake -S "$repo" -B "$asan_build" "${cmake_opts[@]}" -DNSFD_SANITIZE=ON >"$logs/build-asan.log" 2>&1 &&
+		cmake --build "$asan_build" -j2 >>"$logs/build-asan.log" 2>&1; then
+		echo "asan build: ok"
+		asan_ctest_st=0
+		(cd "$asan_build" && ctest --output-on-failure -j2 --timeout 300) 2>&1 | tee "$logs/ctest-asan.log" ||
+			asan_ctest_st=$?
+		total=$(sed -n 's/.* tests failed out of \([0-9]\+\)$/\1/p' "$logs/ctest-asan.log" | tail -n1)
+		cfail=$(sed -n 's/.*, \([0-9]\+\) tests\{0,1\} failed out of .*/\1/p' "$logs/ctest-asan.log" | tail -n1)
+		cskip=$(grep -c '(Skipped)$' "$logs/ctest-asan.log" || true)
+		total=${total:-0} cfail=${cfail:-0}
+		((total > 0)) || cfail=1
+		((asan_ctest_st == 0)) || ((cfail > 0)) || cfail=1
+		count "ctest asan" $((total - cfail - cskip)) "$cfail" "$cskip"
+		if ((${#bats_files[@]})); then
+			phase "bats on the host, ASan+UBSan build"
+			asan_st=0
+			NSFD_BUILD_DIR=$asan_build timeout -k 10 "$bats_timeout" bats --tap "${bats_files[@]}" </dev/null 2>&1 |
+				tee "$logs/bats-host-asan.tap" || asan_st=$?
+			echo
+			count_tap "bats host asan" "$logs/bats-host-asan.tap" "$asan_st"
+		fi
+	else
+		tail -n 40 "$logs/build-asan.log"
+		echo "asan build: FAILED (log: $logs/build-asan.log)"
+		count "asan build" 0 1 0
+	fi
+fi
+if ((asan_sid)) && ((sid)) && ((${#bats_files[@]})); then
+	phase "bats in the sid tree, ASan+UBSan build"
+	sid_asan_st=0
+	timeout -k 10 "$bats_timeout" "$repo/tests/sid/run-sid-suite.sh" --asan \
+		"${bats_files[@]}" </dev/null 2>&1 | tee "$logs/bats-sid-asan.tap" || sid_asan_st=$?
+	echo
+	count_tap "bats sid asan" "$logs/bats-sid-asan.tap" "$sid_asan_st"
+fi
+
+if ((fuzz)) && ((host)) && [[ -z $filter ]]; then
+	phase "fuzzing, 10 s per target"
+	fuzz_st=0
+	NSFD_FUZZ_WORK=$NSFD_SUITE_TMP/fuzz-work "$repo/tests/fuzz/run.sh" 10 2>&1 | tee "$logs/fuzz.log" || fuzz_st=$?
+	fz_ok=$(grep -Ec '^[a-z-]+ +ok ' "$logs/fuzz.log" || true)
+	if ((fuzz_st == 0)); then
+		count "fuzz" "$fz_ok" 0 0
+	else
+		count "fuzz" "$fz_ok" 1 0
+	fi
 fi
 
 phase "final leak check (host)"
