@@ -176,6 +176,40 @@ check_namespaces (struct hook_ctx *ctx, struct nsfd_plan *plan, const struct nsf
   return 0;
 }
 
+/* Closing a unix socket with the peer's message unread makes the peer's next
+ * recv fail with ECONNRESET, and its error wins over our answer still queued
+ * for it: a peer that sent before we answered (an agent refused for its uid)
+ * would never see why.  Stop further sends, discard what was sent (closing any
+ * fds that came with it), then close. */
+static void
+close_peer (int sock)
+{
+  (void) shutdown (sock, SHUT_RD);
+  for (int i = 0; i < 8; i++)
+    {
+      union
+      {
+        char buf[CMSG_SPACE (sizeof (int) * 16)];
+        struct cmsghdr align;
+      } control;
+      char data[NSFD_HS_MAX_MSG];
+      struct iovec iov = { .iov_base = data, .iov_len = sizeof (data) };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                           .msg_controllen = sizeof (control.buf) };
+      if (recvmsg (sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+        break;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+          for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN (0)) / sizeof (int); k++)
+            {
+              int fd;
+              memcpy (&fd, CMSG_DATA (c) + k * sizeof (int), sizeof (int));
+              (void) close (fd);
+            }
+    }
+  (void) close (sock);
+}
+
 /* 1: peer refused, keep waiting; 0: done; -1: failed, container must not start. */
 static int
 serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
@@ -309,7 +343,7 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
       if (sock < 0)
         continue;
       r = serve_one (ctx, plan, sock, pidfd);
-      close (sock);
+      close_peer (sock);
       if (r <= 0)
         {
           result = r;

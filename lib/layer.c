@@ -329,6 +329,7 @@ struct holder
 static int
 read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
 {
+  nsfd_error_t local = NULL;
   cleanup_free char *buf = NULL;
   cleanup_yajl yajl_val tree = NULL;
   size_t len;
@@ -338,13 +339,22 @@ read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
              *p_since[] = { "since", NULL };
 
   memset (h, 0, sizeof (*h));
-  if (nsfd_read_file_at (dir_fd, NSFD_LAYER_HOLDER, META_MAX, &buf, &len, err) < 0)
+  /* A local error: callers that do not want the message pass err NULL, and
+   * "no record" must still be told apart from a failure. */
+  if (nsfd_read_file_at (dir_fd, NSFD_LAYER_HOLDER, META_MAX, &buf, &len, &local) < 0)
     {
-      if (*err && (*err)->status == ENOENT)
+      if (local && local->status == ENOENT)
         {
-          nsfd_error_free (err);
+          nsfd_error_free (&local);
           return 0;
         }
+      if (err)
+        {
+          nsfd_error_free (err);
+          *err = local;
+        }
+      else
+        nsfd_error_free (&local);
       return -1;
     }
   tree = yajl_tree_parse (buf, NULL, 0);
