@@ -210,7 +210,7 @@ fi
 if ((fuzz)) && ((host)) && [[ -z $filter ]]; then
 	phase "fuzzing, 10 s per target"
 	fuzz_st=0
-	NSFD_FUZZ_WORK=$NSFD_SUITE_TMP/fuzz-work "$repo/tests/fuzz/run.sh" 10 2>&1 | tee "$logs/fuzz.log" || fuzz_st=$?
+	NSFD_FUZZ_WORK=$logs/fuzz-work "$repo/tests/fuzz/run.sh" 10 2>&1 | tee "$logs/fuzz.log" || fuzz_st=$?
 	fz_ok=$(grep -Ec '^[a-z-]+ +ok ' "$logs/fuzz.log" || true)
 	if ((fuzz_st == 0)); then
 		count "fuzz" "$fz_ok" 0 0
