@@ -56,6 +56,9 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
     return nsfd_make_error (err, errno, "pidfd_open of the container's init (pid %d)", (int) ctx->state.pid);
   if (nsfd_plan_open_layer (&plan, &ctx->cfg, err) < 0)
     return -1;
+  if (plan.lower_changed)
+    nsfd_log (NSFD_LOG_WARNING, id, "the image under layer %s changed; now %s (accepted)",
+              plan.layer.path, plan.layer.lower_id ? plan.layer.lower_id : "?");
   if (nsfd_layer_acquire (&plan.layer, id, ctx->state.pid, "hook", err) < 0)
     return -1;
   NSFD_FAULT ("runtime-after-acquire");

@@ -253,6 +253,10 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
    * this namespace. */
   if (nsfd_plan_open_layer (plan, cfg, err) < 0)
     return -1;
+  if (plan->lower_changed)
+    nsfd_log (NSFD_LOG_WARNING, plan->id,
+              "the image under layer %s changed; now %s (accepted)", plan->layer.path,
+              plan->layer.lower_id ? plan->layer.lower_id : "?");
   if (nsfd_layer_acquire (&plan->layer, plan->id, getpid (), "runtime", err) < 0)
     return -1;
   NSFD_FAULT ("wrapper-after-acquire");

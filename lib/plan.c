@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "log.h"
 #include "lowerid.h"
 #include "mounttable.h"
 #include "safepath.h"
@@ -238,9 +237,7 @@ nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_e
                                       p->req.accept_image_change, err);
     if (changed < 0)
       return -1;
-    if (changed > 0)
-      nsfd_log (NSFD_LOG_WARNING, p->id, "the image under layer %s changed; now %s (accepted)", p->layer.path,
-                lower_id);
+    p->lower_changed = changed > 0;
   }
   n = readlink (nsfd_fd_path (p->layer.upper_fd, proc), real, sizeof (real) - 1);
   if (n < 0)

@@ -5,6 +5,7 @@
  * Shared by the hook and the runtime wrapper. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -29,6 +30,7 @@ struct nsfd_plan
   uid_t root_uid;         /* host uid/gid of the container's root */
   gid_t root_gid;
   struct nsfd_layer layer;
+  bool lower_changed;     /* the image changed and the change was accepted (caller logs it) */
   char *upper_path;       /* canonical host paths inside the layer */
   char *work_path;
 };
