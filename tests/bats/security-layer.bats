@@ -121,48 +121,39 @@ _tamper () {
 	_tamper topdir to-other
 }
 
-@test "security layer: .nsfdsuds is writable by others" {
-	local cfg vol b pid id st snap before after
+# _refused_after LABEL EXPECT CMD...: a copy of a good layer, changed by CMD (run with the
+# volume's path in $vol), is refused at createRuntime with EXPECT, and nothing changes.
+_refused_after () {
+	local label=$1 expect=$2 cfg vol b pid id st snap before after
+	shift 2
 	cfg=$(sec_config)
 	vol=$(nsfd_hook_volume)
 	b=$(nsfd_tmpdir bundle)
 	sec_bundle "$b" "$vol"
 	sec_layer_copy "$vol"
-	chmod 0777 "$vol/.nsfdsuds"
+	eval "$*"
 	before=$(nsfd_tree_digest "$vol")
 	snap=$(nsfd_tmpdir .snap)/before
 	nsfd_hook_snapshot "$snap"
 	pid=$(sec_init_pid)
-	id=$(nsfd_unique_id topdir-mode)
+	id=$(nsfd_unique_id "$label")
 	st=$(nsfd_tmpdir .hook)/state.json
 	sec_state "$id" "$b" "$pid" >"$st"
 	sec_hook "$cfg" createRuntime "$st"
-	sec_assert_refused '.nsfdsuds is writable by group or others (mode 777)'
+	sec_assert_refused "$expect"
 	after=$(nsfd_tree_digest "$vol")
 	diff <(echo "$before") <(echo "$after")
 	sec_assert_no_leftovers "$id" "$snap"
 }
 
+@test "security layer: .nsfdsuds is writable by others" {
+	_refused_after topdir-mode '.nsfdsuds is writable by group or others (mode 777)' \
+		'chmod 0777 "$vol/.nsfdsuds"'
+}
+
 @test "security layer: the layer directory is owned by another user" {
-	local cfg vol b pid id st snap before after
-	cfg=$(sec_config)
-	vol=$(nsfd_hook_volume)
-	b=$(nsfd_tmpdir bundle)
-	sec_bundle "$b" "$vol"
-	sec_layer_copy "$vol"
-	chown 65534 "$vol/.nsfdsuds/default"
-	before=$(nsfd_tree_digest "$vol")
-	snap=$(nsfd_tmpdir .snap)/before
-	nsfd_hook_snapshot "$snap"
-	pid=$(sec_init_pid)
-	id=$(nsfd_unique_id layer-owner)
-	st=$(nsfd_tmpdir .hook)/state.json
-	sec_state "$id" "$b" "$pid" >"$st"
-	sec_hook "$cfg" createRuntime "$st"
-	sec_assert_refused "/.nsfdsuds/default is owned by uid 65534, expected 0"
-	after=$(nsfd_tree_digest "$vol")
-	diff <(echo "$before") <(echo "$after")
-	sec_assert_no_leftovers "$id" "$snap"
+	_refused_after layer-owner "/.nsfdsuds/default is owned by uid 65534, expected 0" \
+		'chown 65534 "$vol/.nsfdsuds/default"'
 }
 
 # --- the layer directory -----------------------------------------------------------------
