@@ -73,7 +73,7 @@ nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, 
 {
   static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
   static const char *label[] = { "error", "warning", "info", "debug" };
-  char buf[4096], line[4096], id[512];
+  char buf[4096], line[4096], id[600];
   va_list ap;
 
   if (level > log_level)
@@ -81,13 +81,19 @@ nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, 
   va_start (ap, fmt);
   vsnprintf (buf, sizeof (buf), fmt, ap);
   va_end (ap);
-  if (container_id == NULL || *container_id == '\0')
-    container_id = "-";
-  escape_controls (container_id, id, sizeof (id));
+  /* Lines about a container say which; the CLI's have none to name. */
+  if (container_id != NULL && *container_id != '\0')
+    {
+      char tmp[512];
+      escape_controls (container_id, tmp, sizeof (tmp));
+      snprintf (id, sizeof (id), "container %s: ", tmp);
+    }
+  else
+    id[0] = '\0';
   escape_controls (buf, line, sizeof (line));
 
   if (log_sinks & NSFD_LOG_SINK_STDERR)
-    fprintf (stderr, "%s: %s: container %s: %s\n", log_ident, label[level], id, line);
+    fprintf (stderr, "%s: %s: %s%s\n", log_ident, label[level], id, line);
   if (log_sinks & NSFD_LOG_SINK_SYSLOG)
-    syslog (prio[level], "container %s: %s", id, line);
+    syslog (prio[level], "%s%s", id, line);
 }

@@ -82,8 +82,9 @@ main (void)
 
   nsfd_log_set_level (NSFD_LOG_ERROR);
   out = capture (log_no_id);
-  CHECK_STR_CONTAINS (out, "container -: no id\n", "NULL id shown as -");
-  CHECK_STR_CONTAINS (out, "container -: empty id\n", "empty id shown as -");
+  CHECK (out != NULL && strstr (out, ": no id\n") != NULL && strstr (out, "container -") == NULL
+         && strstr (out, "container : no id") == NULL, "NULL id: no container named");
+  CHECK (out != NULL && strstr (out, "error: empty id\n") != NULL, "empty id: no container named");
 
   nsfd_log_set_sinks (0);
   out = capture (log_all_levels);
@@ -92,6 +93,6 @@ main (void)
 
   nsfd_log_init (NULL, NSFD_LOG_ERROR, NSFD_LOG_SINK_STDERR);
   out = capture (log_no_id);
-  CHECK_STR_CONTAINS (out, "nsfdsuds: error: container -: no id", "NULL ident gives nsfdsuds");
+  CHECK_STR_CONTAINS (out, "nsfdsuds: error: no id", "NULL ident gives nsfdsuds");
   TAP_DONE ();
 }
