@@ -52,7 +52,7 @@ parse (int argc, char **argv, struct connect_opts *o)
               fprintf (stderr, "nsfdsuds connect: %s needs a value\n", a);
               return -1;
             }
-          if (a[2] == 'e')
+          if (strcmp (a, "--enter") == 0)
             {
               if (nsfd_ns_parse_list (argv[++i], &o->enter, &err) < 0)
                 {

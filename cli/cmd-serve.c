@@ -1,6 +1,7 @@
 /* nsfdsuds serve: listen on a SOCK_SEQPACKET socket and answer each
  * REQUEST with this process's namespace fds (protocol v1). */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,13 +43,14 @@ parse (int argc, char **argv, struct serve_opts *o)
         o->keep = 1;
       else if (strcmp (a, "--mode") == 0 || strcmp (a, "--timeout") == 0)
         {
+          bool is_mode = strcmp (a, "--mode") == 0;
           char *end = NULL;
           if (i + 1 >= argc)
             {
               fprintf (stderr, "nsfdsuds serve: %s needs a value\n", a);
               return -1;
             }
-          if (a[2] == 'm')
+          if (is_mode)
             {
               unsigned long m = strtoul (argv[++i], &end, 8);
               if (*argv[i] == '\0' || *end != '\0' || m > 07777)

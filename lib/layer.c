@@ -317,17 +317,10 @@ lock_layer (int dir_fd, nsfd_error_t *err)
   return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than %d ms)", LOCK_WAIT_MS);
 }
 
-struct holder
-{
-  char container[1100];
-  char boot_id[64];
-  long long pid;
-  unsigned long long start;
-  char since[32];
-};
 
-static int
-read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
+
+int
+nsfd_layer_read_holder (int dir_fd, struct nsfd_holder *h, nsfd_error_t *err)
 {
   nsfd_error_t local = NULL;
   cleanup_free char *buf = NULL;
@@ -336,7 +329,7 @@ read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
   yajl_val v;
   const char *p_container[] = { "container", NULL }, *p_boot[] = { "bootId", NULL },
              *p_pid[] = { "pid", NULL }, *p_start[] = { "pidStartTime", NULL },
-             *p_since[] = { "since", NULL };
+             *p_since[] = { "since", NULL }, *p_mode[] = { "mode", NULL };
 
   memset (h, 0, sizeof (*h));
   /* A local error: callers that do not want the message pass err NULL, and
@@ -370,11 +363,13 @@ read_holder (int dir_fd, struct holder *h, nsfd_error_t *err)
     h->start = (unsigned long long) YAJL_GET_INTEGER (v);
   if ((v = yajl_tree_get (tree, p_since, yajl_t_string)))
     snprintf (h->since, sizeof (h->since), "%s", json_str (v));
+  if ((v = yajl_tree_get (tree, p_mode, yajl_t_string)))
+    snprintf (h->mode, sizeof (h->mode), "%s", json_str (v));
   return 1;
 }
 
-static bool
-holder_alive (const struct holder *h)
+bool
+nsfd_holder_alive (const struct nsfd_holder *h)
 {
   char boot[64];
   unsigned long long start;
@@ -408,7 +403,7 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
 }
 
 static int
-busy_error (const struct nsfd_layer *l, const struct holder *h, nsfd_error_t *err)
+busy_error (const struct nsfd_layer *l, const struct nsfd_holder *h, nsfd_error_t *err)
 {
   return nsfd_make_error (err, EBUSY,
                           "layer \"%s\" is in use by container \"%s\" (pid %lld, since %s); "
@@ -421,18 +416,18 @@ int
 nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
                     const char *mode, nsfd_error_t *err)
 {
-  struct holder h;
+  struct nsfd_holder h;
   int r;
 
   if (lock_layer (l->dir_fd, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
-  r = read_holder (l->dir_fd, &h, err);
+  r = nsfd_layer_read_holder (l->dir_fd, &h, err);
   if (r < 0)
     {
       r = nsfd_error_wrap (err, "holder record of layer \"%s\"", l->path);
       goto out;
     }
-  if (r == 1 && strcmp (h.container, container_id) != 0 && holder_alive (&h))
+  if (r == 1 && strcmp (h.container, container_id) != 0 && nsfd_holder_alive (&h))
     {
       r = busy_error (l, &h, err);
       goto out;
@@ -452,12 +447,12 @@ nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t pid
 int
 nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *err)
 {
-  struct holder h;
+  struct nsfd_holder h;
   int r;
 
   if (lock_layer (layer_dir_fd, err) < 0)
     return -1;
-  r = read_holder (layer_dir_fd, &h, err);
+  r = nsfd_layer_read_holder (layer_dir_fd, &h, err);
   if (r == 1 && strcmp (h.container, container_id) == 0)
     {
       if (unlinkat (layer_dir_fd, NSFD_LAYER_HOLDER, 0) < 0 && errno != ENOENT)
@@ -485,7 +480,7 @@ int
 nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
                         nsfd_error_t *err)
 {
-  struct holder h;
+  struct nsfd_holder h;
   char *copy;
   int r;
 
@@ -498,8 +493,8 @@ nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse,
   /* A live holder runs on the recorded lower: a container on another image
    * must neither record its fingerprint under it (the holder's next start
    * would be refused) nor be told the image changed; it is simply busy. */
-  r = read_holder (l->dir_fd, &h, err);
-  if (r < 0 || (r == 1 && holder_alive (&h)))
+  r = nsfd_layer_read_holder (l->dir_fd, &h, err);
+  if (r < 0 || (r == 1 && nsfd_holder_alive (&h)))
     {
       r = r < 0 ? -1 : busy_error (l, &h, err);
       (void) flock (l->dir_fd, LOCK_UN);

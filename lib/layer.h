@@ -68,6 +68,25 @@ int nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t
 int nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
                             nsfd_error_t *err);
 
+/* The record of the container using a layer (holder.json). */
+struct nsfd_holder
+{
+  char container[1100];
+  char boot_id[64];
+  long long pid;
+  unsigned long long start;  /* the pid's start time (/proc/<pid>/stat field 22) */
+  char since[32];
+  char mode[16];             /* "hook" or "runtime" */
+};
+
+/* Reads holder.json in the layer directory dir_fd (no lock taken): 1 and *h
+ * when present, 0 when there is none, 2 when it is not valid JSON (treated as
+ * stale), <0 on error. */
+int nsfd_layer_read_holder (int dir_fd, struct nsfd_holder *h, nsfd_error_t *err);
+/* The rule acquire uses: the record names this boot and a process that still
+ * runs with the same start time. */
+bool nsfd_holder_alive (const struct nsfd_holder *h);
+
 /* Helpers exposed for tests and the CLI. */
 int nsfd_proc_start_time (pid_t pid, unsigned long long *out);
 int nsfd_boot_id (char out[64]);
