@@ -31,3 +31,5 @@ int nsfd_cmd_legacy_server (const char *prog, const char *socket_path);
 int nsfd_cmd_legacy_client (int argc, char **argv);
 int nsfd_cmd_serve (int argc, char **argv);
 int nsfd_cmd_connect (int argc, char **argv);
+/* `nsfdsuds layer ...` (cmd-layer.c dispatches to cmd-layer-*.c). */
+int nsfd_cmd_layer (int argc, char **argv);

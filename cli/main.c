@@ -17,6 +17,9 @@ static const struct
 } commands[] = {
   { "serve", nsfd_cmd_serve },
   { "connect", nsfd_cmd_connect },
+#ifndef NSFD_CLI_MINIMAL /* the static build carries the fd-passing tool only */
+  { "layer", nsfd_cmd_layer },
+#endif
 };
 
 /* The origin's rules, messages and exit codes. */
