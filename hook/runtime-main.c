@@ -171,37 +171,6 @@ container_pid (const char *runtime, const struct nsfd_runtime_args *a)
   return pid;
 }
 
-/* The destinations the runtime will mount on, except those inside another
- * mount (the runtime creates them in that mount, not in the root). */
-static struct nsfd_mount_point *
-mount_points (const struct nsfd_oci_config *oci, size_t *n)
-{
-  struct nsfd_mount_point *mps = calloc (oci->n_mounts ? oci->n_mounts : 1, sizeof (*mps));
-  size_t k = 0;
-  if (mps == NULL)
-    return NULL;
-  for (size_t i = 0; i < oci->n_mounts; i++)
-    {
-      const struct nsfd_oci_mount *m = &oci->mounts[i];
-      bool nested = false;
-      struct stat st;
-      if (m->destination == NULL || m->destination[0] != '/' || strcmp (m->destination, "/") == 0)
-        continue;
-      for (size_t j = 0; j < oci->n_mounts && !nested; j++)
-        if (j != i && oci->mounts[j].destination && strcmp (oci->mounts[j].destination, "/") != 0
-            && strcmp (oci->mounts[j].destination, m->destination) != 0
-            && nsfd_path_is_beneath (m->destination, oci->mounts[j].destination))
-          nested = true;
-      if (nested)
-        continue;
-      mps[k].path = m->destination;
-      mps[k].is_dir = !(nsfd_oci_mount_is_bind (m) && m->source && stat (m->source, &st) == 0 && !S_ISDIR (st.st_mode));
-      k++;
-    }
-  *n = k;
-  return mps;
-}
-
 /* Mounts an empty tmpfs over the persistent volume (in this namespace only),
  * its root owned by host root, mode 0555.  Its mount is never read-only: in a
  * user-namespaced container the runtime's bind of it has locked flags, and
@@ -271,12 +240,8 @@ prepare_root (const struct nsfd_config *cfg, struct nsfd_plan *plan, nsfd_error_
   spec.staging = NULL;
   spec.keep_out = keep_out;
   spec.n_keep_out = 0;
-  mps = mount_points (&plan->oci, &n_mps);
-  if (mps == NULL)
-    {
-      nsfd_make_error (err, ENOMEM, "mount points");
-      goto fail;
-    }
+  if (nsfd_mount_points_from_config (&plan->oci, &mps, &n_mps, err) < 0)
+    goto fail;
   if (nsfd_rundir_path (cfg->run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), err) < 0)
     goto fail;
   spec.stubs_dir = stubs;

@@ -12,6 +12,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
+#include "lowerid.h"
 #include "safepath.h"
 
 #define META_MAX (64 * 1024)
@@ -102,7 +103,8 @@ write_meta_full (int dirfd, const char *created_at, const char *lower_id, const 
                 "  \"createdBy\": \"nsfdsuds %s\"",
                 NSFD_LAYER_FORMAT, NSFD_LAYER_OVERLAY_OPTIONS, when, NSFD_VERSION);
   if (lower_id)
-    n += snprintf (buf + n, sizeof (buf) - (size_t) n, ",\n  \"lowerId\": \"%s\"", lower_id);
+    n += snprintf (buf + n, sizeof (buf) - (size_t) n, ",\n  \"lowerId\": \"%s\",\n  \"lowerIdScheme\": %d", lower_id,
+                   NSFD_LOWERID_SCHEME);
   if (previous)
     n += snprintf (buf + n, sizeof (buf) - (size_t) n,
                    ",\n  \"previousLowerId\": \"%s\",\n  \"lowerChangedAt\": \"%s\"", previous, now);
@@ -128,6 +130,7 @@ check_meta (struct nsfd_layer *l, nsfd_error_t *err)
   const char *x_path[] = { "xattrs", NULL };
   const char *lower_path[] = { "lowerId", NULL };
   const char *created_path[] = { "createdAt", NULL };
+  const char *scheme_path[] = { "lowerIdScheme", NULL };
 
   if (nsfd_read_file_at (l->dir_fd, NSFD_LAYER_META, META_MAX, &buf, &len, err) < 0)
     return nsfd_error_wrap (err, "layer metadata in \"%s\"", l->path);
@@ -151,6 +154,9 @@ check_meta (struct nsfd_layer *l, nsfd_error_t *err)
   v = yajl_tree_get (tree, lower_path, yajl_t_string);
   if (v != NULL)
     l->lower_id = strdup (json_str (v));
+  /* Records from before lowerIdScheme were made with scheme 1. */
+  v = yajl_tree_get (tree, scheme_path, yajl_t_number);
+  l->lower_id_scheme = v && YAJL_IS_INTEGER (v) ? (int) YAJL_GET_INTEGER (v) : 1;
   v = yajl_tree_get (tree, created_path, yajl_t_string);
   if (v != NULL)
     l->created_at = strdup (json_str (v));
@@ -476,9 +482,31 @@ valid_lower_id (const char *id)
   return true;
 }
 
+/* Rewrites a scheme-1 record of this very lower in the current scheme. */
+static int
+migrate_lower_id (struct nsfd_layer *l, const char *lower_id, nsfd_error_t *err)
+{
+  char *copy;
+  int r;
+
+  if (lock_layer (l->dir_fd, err) < 0)
+    return -1;
+  r = write_meta_full (l->dir_fd, l->created_at, lower_id, NULL, err);
+  (void) flock (l->dir_fd, LOCK_UN);
+  if (r < 0)
+    return nsfd_error_wrap (err, "recording the lower fingerprint of layer \"%s\"", l->path);
+  copy = strdup (lower_id);
+  if (copy == NULL)
+    return nsfd_make_error (err, ENOMEM, "lower fingerprint");
+  free (l->lower_id);
+  l->lower_id = copy;
+  l->lower_id_scheme = NSFD_LOWERID_SCHEME;
+  return 0;
+}
+
 int
 nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
-                        nsfd_error_t *err)
+                        bool scheme1_matches, nsfd_error_t *err)
 {
   struct nsfd_holder h;
   char *copy;
@@ -486,8 +514,12 @@ nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse,
 
   if (!valid_lower_id (lower_id))
     return nsfd_make_error (err, EINVAL, "invalid lower fingerprint");
+  /* An older scheme that gives the same value for this lower, or a record
+   * the caller found to be this lower's in scheme 1: the same image. */
   if (l->lower_id && strcmp (l->lower_id, lower_id) == 0)
-    return 0;
+    return l->lower_id_scheme == NSFD_LOWERID_SCHEME ? 0 : migrate_lower_id (l, lower_id, err);
+  if (l->lower_id && l->lower_id_scheme == 1 && scheme1_matches)
+    return migrate_lower_id (l, lower_id, err);
   if (lock_layer (l->dir_fd, err) < 0)
     return -1;
   /* A live holder runs on the recorded lower: a container on another image
@@ -519,5 +551,6 @@ nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse,
   copy = strdup (lower_id);
   free (l->lower_id);
   l->lower_id = copy;
+  l->lower_id_scheme = NSFD_LOWERID_SCHEME;
   return r;
 }

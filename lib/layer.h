@@ -35,6 +35,7 @@ struct nsfd_layer
   char *path;        /* canonical host path of the layer directory */
   bool created;      /* made by this call */
   char *lower_id;    /* lower fingerprint recorded in layer.json, or NULL */
+  int lower_id_scheme; /* how lower_id was computed (lib/lowerid.h); 1 for old records */
   char *created_at;
 };
 
@@ -61,12 +62,14 @@ int nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t
 /* Removes the record if it names container_id; 0 when there was nothing. */
 int nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *err);
 
-/* Compares the lower's fingerprint with the one recorded in layer.json.
- * Same: 0.  None recorded yet: records it, 0.  Different: with refuse and
- * not accept, fails with ESTALE naming both; otherwise records the new one
- * (keeping the previous) and returns 1 so the caller can log it. */
+/* Compares the lower's fingerprint (current scheme) with the one recorded in
+ * layer.json.  Same: 0.  None recorded yet: records it, 0.  A scheme-1 record
+ * of this same lower (the caller checked: scheme1_matches) is rewritten in
+ * the current scheme, 0.  Different: with refuse and not accept, fails with
+ * ESTALE naming both; otherwise records the new one (keeping the previous)
+ * and returns 1 so the caller can log it. */
 int nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
-                            nsfd_error_t *err);
+                            bool scheme1_matches, nsfd_error_t *err);
 
 /* The record of the container using a layer (holder.json). */
 struct nsfd_holder

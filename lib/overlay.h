@@ -9,15 +9,10 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "mountpoints.h"
 
 #define OVERLAYFS_MAGIC_NUMBER 0x794c7630
 
-/* A place the runtime will mount on, as a path inside the container. */
-struct nsfd_mount_point
-{
-  const char *path;
-  bool is_dir;
-};
 
 struct nsfd_overlay_spec
 {

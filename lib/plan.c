@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "lowerid.h"
+#include "mountpoints.h"
 #include "mounttable.h"
 #include "safepath.h"
 
@@ -230,11 +231,25 @@ nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_e
   }
   {
     char lower_id[NSFD_LOWERID_LEN + 1];
-    int changed;
-    if (nsfd_lowerid_compute (p->lower_fd >= 0 ? p->lower_fd : root_fd, lower_id, err) < 0)
+    int lfd = p->lower_fd >= 0 ? p->lower_fd : root_fd;
+    int changed, scheme1 = 0;
+    if (nsfd_lowerid_compute (lfd, lower_id, err) < 0)
       return nsfd_error_wrap (err, "fingerprint of the lower layer");
+    if (p->layer.lower_id && p->layer.lower_id_scheme == 1 && strcmp (p->layer.lower_id, lower_id) != 0)
+      {
+        /* A record from before scheme 2: the same image, seen by hook mode
+         * (mount points in the lower) or by the wrapper, must not count as
+         * a change. */
+        cleanup_free struct nsfd_mount_point *mps = NULL;
+        size_t n_mps = 0;
+        if (nsfd_mount_points_from_config (&p->oci, &mps, &n_mps, err) < 0)
+          return -1;
+        scheme1 = nsfd_lowerid_matches_scheme1 (lfd, p->layer.lower_id, mps, n_mps, err);
+        if (scheme1 < 0)
+          return nsfd_error_wrap (err, "fingerprint of the lower layer");
+      }
     changed = nsfd_layer_check_lower (&p->layer, lower_id, strcmp (cfg->on_image_change, "refuse") == 0,
-                                      p->req.accept_image_change, err);
+                                      p->req.accept_image_change, scheme1 > 0, err);
     if (changed < 0)
       return -1;
     p->lower_changed = changed > 0;

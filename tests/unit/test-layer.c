@@ -520,34 +520,84 @@ test_check_lower (void)
   CHECK (nsfd_layer_open (vfd, "default", &lower_st, &l, &err) == 0 && l.lower_id == NULL, "new layer: no fingerprint");
   nsfd_error_free (&err);
   snprintf (meta, sizeof (meta), "%s/layer.json", l.path ? l.path : "");
-  CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, &err) == 0, "first fingerprint recorded: 0");
+  CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, false, &err) == 0, "first fingerprint recorded: 0");
   CHECK (l.lower_id && strcmp (l.lower_id, "fp:aaa") == 0, "  kept in the struct");
   CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:aaa\"", "  written to layer.json");
-  CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, &err) == 0, "same fingerprint: 0");
+  CHECK (nsfd_layer_check_lower (&l, "fp:aaa", true, false, false, &err) == 0, "same fingerprint: 0");
   CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0 && again.lower_id
              && strcmp (again.lower_id, "fp:aaa") == 0,
          "reopened layer reads the fingerprint");
   nsfd_error_free (&err);
-  CHECK (nsfd_layer_check_lower (&again, "fp:bbb", true, false, &err) == -ESTALE, "changed image refused: ESTALE");
+  CHECK (nsfd_layer_check_lower (&again, "fp:bbb", true, false, false, &err) == -ESTALE, "changed image refused: ESTALE");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "recorded fp:aaa, now fp:bbb", "  message names both: %s",
                       nsfd_error_text (err));
   CHECK_STR_CONTAINS (nsfd_error_text (err), "nsfdsuds.io/accept-image-change", "  and the way out");
   nsfd_error_free (&err);
   CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:aaa\"", "  layer.json unchanged after a refusal");
-  CHECK (nsfd_layer_check_lower (&again, "fp:bbb", true, true, &err) == 1, "accepted change: 1");
+  CHECK (nsfd_layer_check_lower (&again, "fp:bbb", true, true, false, &err) == 1, "accepted change: 1");
   CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:bbb\"", "  new fingerprint recorded");
   CHECK_STR_CONTAINS (tu_slurp (meta), "\"previousLowerId\": \"fp:aaa\"", "  previous one kept");
-  CHECK (nsfd_layer_check_lower (&again, "fp:ccc", false, false, &err) == 1, "warn policy (refuse=false): 1");
+  CHECK (nsfd_layer_check_lower (&again, "fp:ccc", false, false, false, &err) == 1, "warn policy (refuse=false): 1");
   nsfd_error_free (&err);
   nsfd_layer_close (&again);
   CHECK (nsfd_layer_open (vfd, "default", &lower_st, &again, &err) == 0, "layer with a changed image still opens: %s",
          err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
-  CHECK (nsfd_layer_check_lower (&again, "BAD\"id", true, true, &err) < 0 && err && err->status == EINVAL,
+  CHECK (nsfd_layer_check_lower (&again, "BAD\"id", true, true, false, &err) < 0 && err && err->status == EINVAL,
          "malformed fingerprint refused");
   nsfd_error_free (&err);
-  CHECK (nsfd_layer_check_lower (&again, "", true, true, &err) < 0, "empty fingerprint refused");
+  CHECK (nsfd_layer_check_lower (&again, "", true, true, false, &err) < 0, "empty fingerprint refused");
   nsfd_error_free (&err);
+}
+
+/* Records from before lowerIdScheme (scheme 1) are migrated, not refused,
+ * when they are this lower's; any other change is still refused. */
+static void
+test_lower_scheme_migration (void)
+{
+  nsfd_error_t err = NULL;
+  char vpath[128], meta[4200];
+  cleanup_close int vfd = volume ("scheme", vpath, sizeof (vpath));
+  static const char old_meta[] = "{\n  \"format\": 1,\n  \"xattrs\": \"trusted\",\n  \"createdAt\": "
+                                 "\"2026-11-29T00:30:32Z\",\n  \"lowerId\": \"fp:old\"\n}\n";
+
+  for (int round = 0; round < 3; round++)
+    {
+      cleanup_layer struct nsfd_layer l;
+      nsfd_layer_init (&l);
+      CHECK (nsfd_layer_open (vfd, "default", &lower_st, &l, &err) == 0, "open (round %d)", round);
+      nsfd_error_free (&err);
+      snprintf (meta, sizeof (meta), "%s/layer.json", l.path ? l.path : "");
+      tu_write_file (meta, old_meta);
+      nsfd_layer_close (&l);
+      CHECK (nsfd_layer_open (vfd, "default", &lower_st, &l, &err) == 0 && l.lower_id_scheme == 1,
+             "a record without lowerIdScheme is scheme 1");
+      nsfd_error_free (&err);
+      if (round == 0)
+        {
+          CHECK (nsfd_layer_check_lower (&l, "fp:old", true, false, false, &err) == 0,
+                 "scheme 1, same value: 0 (migrated)");
+        }
+      else if (round == 1)
+        {
+          CHECK (nsfd_layer_check_lower (&l, "fp:new", true, false, true, &err) == 0,
+                 "scheme 1 record of this lower (caller checked): 0 (migrated)");
+        }
+      else
+        {
+          CHECK (nsfd_layer_check_lower (&l, "fp:new", true, false, false, &err) < 0 && err
+                     && err->status == ESTALE,
+                 "scheme 1 record of another lower: refused (ESTALE)");
+          nsfd_error_free (&err);
+          CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerId\": \"fp:old\"", "  layer.json unchanged");
+          continue;
+        }
+      nsfd_error_free (&err);
+      CHECK_STR_CONTAINS (tu_slurp (meta), "\"lowerIdScheme\": 2", "  rewritten in scheme 2");
+      CHECK (strstr (tu_slurp (meta), "previousLowerId") == NULL, "  not recorded as an image change");
+      CHECK_STR_CONTAINS (tu_slurp (meta), "\"createdAt\": \"2026-11-29T00:30:32Z\"", "  createdAt kept");
+      CHECK (l.lower_id_scheme == 2, "  the struct says scheme 2");
+    }
 }
 
 static int
@@ -563,6 +613,7 @@ body (void)
   test_refusals ();
   test_holder ();
   test_check_lower ();
+  test_lower_scheme_migration ();
   TAP_DONE ();
 }
 
