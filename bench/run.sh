@@ -29,7 +29,7 @@ while (($#)); do
 done
 BUILD=$(cd "$BUILD" && pwd) || exit 2
 HOOK=$BUILD/hook/nsfdsuds-hook
-WRAPPER=$BUILD/hook/nsfdsuds-runtime
+WRAPPER=$BUILD/runtime/nsfdsuds-runtime
 for b in "$HOOK" "$WRAPPER"; do
 	[[ -x $b ]] || { echo "bench/run.sh: not built: $b" >&2; exit 2; }
 done

@@ -28,7 +28,7 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
   nsfd_ns_set_init (&out.ns);
   nsfd_ns_set_init (&in.ns);
 
-  if (nsfd_rundir_path (ctx->cfg.run_dir, id, NSFD_RUNDIR_SOCKET, path, sizeof (path), err) < 0)
+  if (nsfd_session_rundir_path (&ctx->session, NSFD_RUNDIR_SOCKET, path, sizeof (path), err) < 0)
     return -1;
   sock = nsfd_hs_connect (path, err);
   if (sock < 0)
@@ -44,7 +44,7 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
     return nsfd_error_wrap (err, "sending the container's namespaces to the mounter");
   NSFD_FAULT ("agent-after-send");
   /* The mounter bounds its own work by the same timeout; allow for both. */
-  if (nsfd_hs_recv (sock, ctx->cfg.handshake_timeout_ms * 2 + 1000, &in, err) < 0)
+  if (nsfd_hs_recv (sock, ctx->session.cfg.handshake_timeout_ms * 2 + 1000, &in, err) < 0)
     return nsfd_error_wrap (err, "waiting for the mounter's answer");
   if (in.type != NSFD_HS_RESULT)
     {
@@ -53,7 +53,8 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
     }
   if (in.status != 0)
     {
-      r = nsfd_make_error (err, 0, "%s", in.text ? in.text : "failed");
+      /* The mounter's errno and message, as it sent them. */
+      r = nsfd_error_set (err, in.status > 0 ? in.status : 0, in.text ? in.text : "failed");
       nsfd_hs_msg_free (&in);
       return r;
     }

@@ -17,112 +17,113 @@
 #include "hook.h"
 #include "layer.h"
 #include "log.h"
-#include "plan.h"
 #include "rundir.h"
 
 #define READY_TIMEOUT_MS 5000
 
-static int
-pidfd_open_compat (pid_t pid)
+static void
+kill_and_reap (pid_t child)
 {
-  return (int) syscall (SYS_pidfd_open, pid, 0);
+  kill (child, SIGKILL);
+  (void) waitpid (child, NULL, 0);
+}
+
+/* Forks the mounter; returns its pid once it has let go of our stdout and
+ * stderr (so the runtime is not left waiting on them). */
+static pid_t
+start_mounter (struct hook_ctx *ctx, int *listen_fd, int *pidfd, nsfd_error_t *err)
+{
+  cleanup_close int ready_r = -1;
+  cleanup_close int ready_w = -1;
+  int ready[2];
+  struct pollfd p;
+  char byte = 0;
+  pid_t child;
+
+  if (pipe2 (ready, O_CLOEXEC) < 0)
+    return nsfd_make_error (err, errno, "pipe");
+  ready_r = ready[0];
+  ready_w = ready[1];
+  child = fork ();
+  if (child < 0)
+    return nsfd_make_error (err, errno, "fork of the mounter");
+  if (child == 0)
+    {
+      nsfd_closep (&ready_r);
+      hook_mounter_run (ctx, nsfd_take_fd (listen_fd), nsfd_take_fd (pidfd), nsfd_take_fd (&ready_w));
+    }
+  nsfd_closep (&ready_w);
+  nsfd_closep (listen_fd);
+  p.fd = ready_r;
+  p.events = POLLIN;
+  if (poll (&p, 1, READY_TIMEOUT_MS) <= 0 || read (ready_r, &byte, 1) != 1 || byte != 'R')
+    {
+      kill_and_reap (child);
+      return nsfd_make_error (err, EIO, "the mounter for container \"%s\" did not start", ctx->state.id);
+    }
+  return child;
+}
+
+/* The socket the agent connects to, owned by the container's root. */
+static int
+listen_socket (struct hook_ctx *ctx, nsfd_error_t *err)
+{
+  const struct nsfd_plan *plan = &ctx->session.plan;
+  char path[4096];
+
+  if (nsfd_session_rundir_path (&ctx->session, NSFD_RUNDIR_SOCKET, path, sizeof (path), err) < 0)
+    return -1;
+  return nsfd_hs_listen (path, 0600, plan->root_uid, plan->root_gid, err);
 }
 
 int
 hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
 {
-  cleanup_plan struct nsfd_plan plan;
+  struct nsfd_session *s = &ctx->session;
   cleanup_close int pidfd = -1;
   cleanup_close int idfd = -1;
   cleanup_close int listen_fd = -1;
-  int ready[2] = { -1, -1 };
-  char sock_path[4096];
-  const char *id = ctx->state.id;
   struct nsfd_record rec = { 0 };
-  struct pollfd p;
-  char byte = 0;
   pid_t child;
 
-  nsfd_plan_init (&plan);
   if (ctx->state.pid <= 0)
     return nsfd_make_error (err, EINVAL, "the OCI state has no pid: register nsfdsuds-hook at createRuntime "
                             "(where the runtime reports the container's host pid)");
-  if (nsfd_plan_resolve (&ctx->cfg, id, ctx->state.bundle, &ctx->req, &plan, err) < 0)
+  if (nsfd_session_resolve (s, ctx->state.bundle, err) < 0)
     return -1;
   /* The pidfd pins the container's init: the namespaces we are later handed
    * are checked against it, never looked up by a pid that may be reused. */
-  pidfd = pidfd_open_compat (ctx->state.pid);
+  pidfd = (int) syscall (SYS_pidfd_open, ctx->state.pid, 0);
   if (pidfd < 0)
     return nsfd_make_error (err, errno, "pidfd_open of the container's init (pid %d)", (int) ctx->state.pid);
-  if (nsfd_plan_open_layer (&plan, &ctx->cfg, err) < 0)
-    return -1;
-  if (plan.lower_changed)
-    nsfd_log (NSFD_LOG_WARNING, id, "the image under layer %s changed; now %s (accepted)",
-              plan.layer.path, plan.layer.lower_id ? plan.layer.lower_id : "?");
-  if (nsfd_layer_acquire (&plan.layer, id, ctx->state.pid, "hook", err) < 0)
+  if (nsfd_session_open_layer (s, err) < 0 || nsfd_session_acquire (s, ctx->state.pid, err) < 0)
     return -1;
   NSFD_FAULT ("runtime-after-acquire");
 
-  idfd = nsfd_rundir_create (ctx->cfg.run_dir, id, err);
+  idfd = nsfd_session_rundir_create (s, err);
   if (idfd < 0)
-    goto fail_release;
+    goto fail;
   NSFD_FAULT ("runtime-after-rundir");
-  if (nsfd_rundir_path (ctx->cfg.run_dir, id, NSFD_RUNDIR_SOCKET, sock_path, sizeof (sock_path), err) < 0)
-    goto fail_remove;
-  listen_fd = nsfd_hs_listen (sock_path, 0600, plan.root_uid, plan.root_gid, err);
+  listen_fd = listen_socket (ctx, err);
   if (listen_fd < 0)
-    goto fail_remove;
-  if (pipe2 (ready, O_CLOEXEC) < 0)
-    {
-      nsfd_make_error (err, errno, "pipe");
-      goto fail_remove;
-    }
-
-  child = fork ();
+    goto fail;
+  child = start_mounter (ctx, &listen_fd, &pidfd, err);
   if (child < 0)
-    {
-      nsfd_make_error (err, errno, "fork of the mounter");
-      goto fail_remove;
-    }
-  if (child == 0)
-    {
-      close (ready[0]);
-      hook_mounter_run (ctx, &plan, nsfd_take_fd (&listen_fd), nsfd_take_fd (&pidfd), ready[1]);
-    }
-  close (ready[1]);
-  nsfd_closep (&listen_fd);
+    goto fail;
   NSFD_FAULT ("runtime-after-fork");
 
-  snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", plan.layer.path);
+  snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", s->plan.layer.path);
   rec.mounter_pid = child;
   (void) nsfd_proc_start_time (child, &rec.mounter_start);
   if (nsfd_record_write (idfd, &rec, err) < 0)
     {
-      kill (child, SIGKILL);
-      (void) waitpid (child, NULL, 0);
-      close (ready[0]);
-      goto fail_remove;
+      kill_and_reap (child);
+      goto fail;
     }
-
-  /* Return only once the mounter has let go of our stdout/stderr, so the
-   * runtime is not left waiting on them. */
-  p.fd = ready[0];
-  p.events = POLLIN;
-  if (poll (&p, 1, READY_TIMEOUT_MS) <= 0 || read (ready[0], &byte, 1) != 1 || byte != 'R')
-    {
-      close (ready[0]);
-      kill (child, SIGKILL);
-      (void) waitpid (child, NULL, 0);
-      nsfd_make_error (err, EIO, "the mounter for container \"%s\" did not start", id);
-      goto fail_remove;
-    }
-  close (ready[0]);
-  nsfd_log (NSFD_LOG_DEBUG, id, "mounter %d waiting on %s (layer %s)", (int) child, sock_path, plan.layer.path);
+  nsfd_log (NSFD_LOG_DEBUG, ctx->state.id, "mounter %d waiting (layer %s)", (int) child, s->plan.layer.path);
   return 0;
 
-fail_remove:
-  (void) nsfd_rundir_remove (ctx->cfg.run_dir, id, NULL);
-fail_release:
-  (void) nsfd_layer_release (plan.layer.dir_fd, id, NULL);
+fail:
+  nsfd_session_release (s);
   return -1;
 }

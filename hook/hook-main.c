@@ -1,21 +1,29 @@
 /* Entry point: reads the OCI state from stdin, decides in one JSON read
  * whether this container is ours, and runs the stage. */
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cleanup.h"
-#include "clock.h"
 #include "hook.h"
 #include "log.h"
-#include "rundir.h"
 
-#define STATE_READ_TIMEOUT_MS 10000
+enum stage
+{
+  STAGE_CREATE_RUNTIME,
+  STAGE_CREATE_CONTAINER,
+  STAGE_POSTSTOP,
+};
+
+static const struct
+{
+  const char *name, *alias;
+  int (*run) (struct hook_ctx *ctx, nsfd_error_t *err);
+} stages[] = {
+  [STAGE_CREATE_RUNTIME] = { "createRuntime", "create-runtime", hook_create_runtime },
+  [STAGE_CREATE_CONTAINER] = { "createContainer", "create-container", hook_create_container },
+  [STAGE_POSTSTOP] = { "poststop", "post-stop", hook_poststop },
+};
 
 static void
 usage (FILE *out)
@@ -27,118 +35,91 @@ usage (FILE *out)
            "See nsfdsuds-hook(1) and docs/architecture.md.\n");
 }
 
-/* The runtime writes the state and closes the pipe; bound both size and time. */
+void
+hook_report (enum nsfd_log_level level, const char *id, const char *msg)
+{
+  nsfd_log (level, id, "%s", msg);
+}
+
+/* -1: usage error (exit 2); 0: run *stage; 1: --help/--version done. */
 static int
-read_state (struct nsfd_oci_state *st, nsfd_error_t *err)
-{
-  cleanup_free char *buf = NULL;
-  size_t len = 0, cap = 0;
-  long long deadline = nsfd_now_ms () + STATE_READ_TIMEOUT_MS;
-
-  for (;;)
-    {
-      struct pollfd p = { .fd = 0, .events = POLLIN };
-      long long left = deadline - nsfd_now_ms ();
-      ssize_t n;
-      int pr;
-      if (left <= 0)
-        return nsfd_make_error (err, ETIMEDOUT, "reading the OCI state from stdin");
-      pr = poll (&p, 1, (int) left);
-      if (pr < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return nsfd_make_error (err, errno, "waiting for the OCI state on stdin");
-        }
-      /* Timed out: the check above ends the wait (a blocking read here
-       * would wait for a writer that never writes nor closes). */
-      if (pr == 0)
-        continue;
-      if (len + 4096 + 1 > cap)
-        {
-          if (cap >= NSFD_OCI_MAX_JSON + 4096)
-            return nsfd_make_error (err, EFBIG, "OCI state on stdin is larger than %d bytes", NSFD_OCI_MAX_JSON);
-          char *n2 = realloc (buf, cap = cap ? cap * 2 : 8192);
-          if (n2 == NULL)
-            return nsfd_make_error (err, ENOMEM, "reading the OCI state");
-          buf = n2;
-        }
-      n = read (0, buf + len, cap - len - 1);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return nsfd_make_error (err, errno, "reading the OCI state from stdin");
-      if (n == 0)
-        break;
-      len += (size_t) n;
-      if (len > NSFD_OCI_MAX_JSON)
-        return nsfd_make_error (err, EFBIG, "OCI state on stdin is larger than %d bytes", NSFD_OCI_MAX_JSON);
-    }
-  if (buf == NULL)
-    return nsfd_make_error (err, EINVAL, "no OCI state on stdin");
-  buf[len] = '\0';
-  if (nsfd_oci_state_parse (buf, len, st, err) < 0)
-    return nsfd_error_wrap (err, "OCI state on stdin");
-  return 0;
-}
-
-static int
-stage_index (const char *s)
-{
-  static const char *names[][2] = { { "createRuntime", "create-runtime" },
-                                    { "createContainer", "create-container" },
-                                    { "poststop", "post-stop" } };
-  for (int i = 0; i < 3; i++)
-    if (strcmp (s, names[i][0]) == 0 || strcmp (s, names[i][1]) == 0)
-      return i;
-  return -1;
-}
-
-int
-hook_wrapper_owns (struct hook_ctx *ctx)
-{
-  cleanup_close int idfd = nsfd_rundir_open (ctx->cfg.run_dir, ctx->state.id, NULL);
-  struct nsfd_record rec;
-  return idfd >= 0 && nsfd_record_read (idfd, &rec, NULL) == 0 && rec.by_wrapper;
-}
-
-int
-main (int argc, char **argv)
+parse_args (int argc, char **argv, const char **config_path, int *stage)
 {
   static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
                                         { "help", no_argument, NULL, 'h' },
                                         { "version", no_argument, NULL, 'V' },
                                         { NULL, 0, NULL, 0 } };
-  const char *config_path = NULL;
-  struct hook_ctx ctx = { 0 };
-  cleanup_error nsfd_error_t err = NULL;
-  int c, stage, ret;
+  int c;
 
-  nsfd_log_init ("nsfdsuds-hook", NSFD_LOG_INFO, NSFD_LOG_SINK_STDERR);
   while ((c = getopt_long (argc, argv, "c:hV", opts, NULL)) != -1)
     switch (c)
       {
       case 'c':
-        config_path = optarg;
+        *config_path = optarg;
         break;
       case 'h':
         usage (stdout);
-        return 0;
+        return 1;
       case 'V':
         printf ("nsfdsuds-hook %s\n", NSFD_VERSION);
-        return 0;
+        return 1;
       default:
         usage (stderr);
-        return 2;
+        return -1;
       }
-  if (optind != argc - 1 || (stage = stage_index (argv[optind])) < 0)
+  *stage = -1;
+  for (int i = 0; optind == argc - 1 && i < (int) NSFD_ARRAY_SIZE (stages); i++)
+    if (strcmp (argv[optind], stages[i].name) == 0 || strcmp (argv[optind], stages[i].alias) == 0)
+      *stage = i;
+  if (*stage < 0)
     {
       usage (stderr);
-      return 2;
+      return -1;
     }
-  ctx.stage = argv[optind];
+  return 0;
+}
 
-  if (read_state (&ctx.state, &err) < 0)
+/* Config, activation and ownership; 1 when the stage has work to do. */
+static int
+ours (struct hook_ctx *ctx, enum stage stage, const char *config_path, nsfd_error_t *err)
+{
+  int r;
+
+  if (nsfd_session_init (&ctx->session, "hook", config_path, err) < 0)
+    return -1;
+  ctx->session.report = hook_report;
+  r = nsfd_session_decide (&ctx->session, ctx->state.id, &ctx->state.annotations, err);
+  if (r < 0)
+    {
+      /* poststop must never fail a delete because of annotations; createRuntime
+       * already reported them, so do not log a second "refusing to start". */
+      nsfd_log (stage == STAGE_POSTSTOP ? NSFD_LOG_DEBUG : NSFD_LOG_ERROR, ctx->state.id,
+                "%s: refusing to start: %s", ctx->stage, nsfd_error_text (*err));
+      nsfd_error_free (err);
+      return stage == STAGE_POSTSTOP ? 0 : -2;
+    }
+  if (r == 1 && nsfd_session_set_up_by_wrapper (&ctx->session.cfg, ctx->state.id))
+    {
+      nsfd_log (NSFD_LOG_DEBUG, ctx->state.id, "%s: set up by nsfdsuds-runtime; nothing to do", ctx->stage);
+      return 0;
+    }
+  return r;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct hook_ctx ctx = { 0 };
+  cleanup_error nsfd_error_t err = NULL;
+  const char *config_path = NULL;
+  int stage, r, ret = 0;
+
+  nsfd_log_init ("nsfdsuds-hook", NSFD_LOG_INFO, NSFD_LOG_SINK_STDERR);
+  r = parse_args (argc, argv, &config_path, &stage);
+  if (r != 0)
+    return r < 0 ? 2 : 0;
+  ctx.stage = argv[optind];
+  if (hook_read_state (&ctx.state, &err) < 0)
     {
       nsfd_log (NSFD_LOG_ERROR, NULL, "%s: %s", ctx.stage, nsfd_error_text (err));
       return 1;
@@ -149,69 +130,17 @@ main (int argc, char **argv)
       nsfd_oci_state_free (&ctx.state);
       return 0;
     }
-
-  nsfd_config_defaults (&ctx.cfg);
-  if (nsfd_config_load (config_path, config_path != NULL, &ctx.cfg, &err) < 0)
+  r = ours (&ctx, (enum stage) stage, config_path, &err);
+  if (r == -1)
+    nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: %s", ctx.stage, nsfd_error_text (err));
+  else if (r == 1 && stages[stage].run (&ctx, &err) < 0)
     {
-      nsfd_log_set_sinks (NSFD_LOG_SINK_STDERR | NSFD_LOG_SINK_SYSLOG);
-      nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: nsfdsuds config: %s", ctx.stage, nsfd_error_text (err));
-      ret = 1;
-      goto out;
-    }
-  nsfd_log_set_level ((enum nsfd_log_level) ctx.cfg.log_level);
-  nsfd_log_set_sinks (ctx.cfg.log_sinks);
-
-  if (nsfd_policy_parse (&ctx.state.annotations, &ctx.req, &err) < 0)
-    {
-      /* poststop must never fail a delete because of annotations; createRuntime
-       * already reported them, so do not log a second "refusing to start". */
-      nsfd_log (stage == 2 ? NSFD_LOG_DEBUG : NSFD_LOG_ERROR, ctx.state.id, "%s: refusing to start: %s", ctx.stage,
+      nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: the container cannot get its persistent root: %s", ctx.stage,
                 nsfd_error_text (err));
-      ret = stage == 2 ? 0 : 1;
-      goto out;
+      r = -1;
     }
-  if (!ctx.req.activated)
-    {
-      ret = 0;
-      goto out;
-    }
-  if (nsfd_policy_check_container_id (ctx.state.id, &err) < 0)
-    {
-      nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: %s", ctx.stage, nsfd_error_text (err));
-      ret = stage == 2 ? 0 : 1;
-      goto out;
-    }
-
-  if (hook_wrapper_owns (&ctx))
-    {
-      nsfd_log (NSFD_LOG_DEBUG, ctx.state.id, "%s: set up by nsfdsuds-runtime; nothing to do", ctx.stage);
-      ret = 0;
-      goto out;
-    }
-
-  switch (stage)
-    {
-    case 0:
-      ret = hook_create_runtime (&ctx, &err);
-      break;
-    case 1:
-      ret = hook_create_container (&ctx, &err);
-      break;
-    default:
-      ret = hook_poststop (&ctx, &err);
-      break;
-    }
-  if (ret < 0)
-    {
-      nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: the container cannot get its persistent root: %s",
-                ctx.stage, nsfd_error_text (err));
-      ret = 1;
-    }
-  else
-    ret = 0;
-out:
-  nsfd_request_free (&ctx.req);
-  nsfd_config_free (&ctx.cfg);
+  ret = r < 0 ? 1 : 0;
+  nsfd_session_free (&ctx.session);
   nsfd_oci_state_free (&ctx.state);
   return ret;
 }

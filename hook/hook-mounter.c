@@ -47,106 +47,10 @@ reply (int sock, int status, const char *text)
   (void) nsfd_hs_send (sock, &m, NULL);
 }
 
-/* The worker: joins the container's mount namespace and assembles the root.
- * Result crosses back as {int status, text}. */
 static int
-assemble_in_namespace (struct hook_ctx *ctx, struct nsfd_plan *plan, int mnt_fd, nsfd_error_t *err)
+check_namespaces (struct hook_ctx *ctx, const struct nsfd_hs_msg *m, int pidfd, nsfd_error_t *err)
 {
-  char staging[4096], stubs[4096];
-  const char *keep_out[2];
-  size_t n_keep = 0;
-  int pfd[2];
-  pid_t pid;
-  struct
-  {
-    int status;
-    char text[2048];
-  } result;
-
-  if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), err) < 0
-      || nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), err) < 0)
-    return -1;
-  if (!plan->req.keep_volume_visible)
-    keep_out[n_keep++] = plan->persist_target;
-  if (plan->lower_target)
-    keep_out[n_keep++] = plan->lower_target;
-
-  if (pipe2 (pfd, O_CLOEXEC) < 0)
-    return nsfd_make_error (err, errno, "pipe");
-  pid = fork ();
-  if (pid < 0)
-    {
-      close (pfd[0]);
-      close (pfd[1]);
-      return nsfd_make_error (err, errno, "fork of the mount worker");
-    }
-  if (pid == 0)
-    {
-      nsfd_error_t werr = NULL;
-      struct nsfd_overlay_spec spec = {
-        .rootfs = plan->rootfs,
-        .lower = plan->lower_path,
-        .upper = plan->upper_path,
-        .work = plan->work_path,
-        .upper_check_fd = plan->layer.upper_fd,
-        .work_check_fd = plan->layer.work_fd,
-        .lower_check_fd = plan->lower_fd,
-        .staging = staging,
-        .keep_out = keep_out,
-        .n_keep_out = n_keep,
-        /* With the image as the lower every mount point exists (the runtime
-         * made them); a base volume may lack them. */
-        .stubs_dir = plan->lower_path ? stubs : NULL,
-      };
-      close (pfd[0]);
-      memset (&result, 0, sizeof (result));
-      /* Load what the assembly needs while our root is still the host's. */
-      if (nsfd_mounttable_load (&werr) < 0)
-        ;
-      else if (setns (mnt_fd, CLONE_NEWNS) < 0)
-        nsfd_make_error (&werr, errno, "entering the container's mount namespace");
-      else
-        {
-          NSFD_FAULT ("worker-after-setns");
-          (void) nsfd_overlay_assemble (&spec, &werr);
-        }
-      if (werr)
-        {
-          result.status = werr->status ? werr->status : EIO;
-          snprintf (result.text, sizeof (result.text), "%s", nsfd_error_text (werr));
-        }
-      (void) write (pfd[1], &result, sizeof (result));
-      _exit (werr ? 1 : 0);
-    }
-  close (pfd[1]);
-
-  {
-    struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-    ssize_t n = -1;
-    int r = poll (&p, 1, (int) ctx->cfg.handshake_timeout_ms);
-    memset (&result, 0, sizeof (result));
-    if (r > 0)
-      n = read (pfd[0], &result, sizeof (result));
-    close (pfd[0]);
-    if (r <= 0)
-      kill (pid, SIGKILL);
-    (void) waitpid (pid, NULL, 0);
-    if (r <= 0)
-      return nsfd_make_error (err, ETIMEDOUT, "building the persistent root took longer than %u ms",
-                              ctx->cfg.handshake_timeout_ms);
-    if (n != (ssize_t) sizeof (result))
-      return nsfd_make_error (err, EIO, "the mount worker died without a result");
-  }
-  result.text[sizeof (result.text) - 1] = '\0';
-  if (result.status != 0)
-    return nsfd_make_error (err, 0, "%s", result.text);
-  return 0;
-}
-
-static int
-check_namespaces (struct hook_ctx *ctx, struct nsfd_plan *plan, const struct nsfd_hs_msg *m,
-                  int pidfd, nsfd_error_t *err)
-{
+  const struct nsfd_plan *plan = &ctx->session.plan;
   cleanup_close int init_mnt = -1;
   int same;
 
@@ -172,7 +76,7 @@ check_namespaces (struct hook_ctx *ctx, struct nsfd_plan *plan, const struct nsf
   if (same < 0)
     return -1;
   if (!same)
-    return nsfd_make_error (err, EPERM, "the mount namespace sent is not the one of container \"%s\"", plan->id);
+    return nsfd_make_error (err, EPERM, "the mount namespace sent is not the one of container \"%s\"", ctx->state.id);
   return 0;
 }
 
@@ -212,8 +116,9 @@ close_peer (int sock)
 
 /* 1: peer refused, keep waiting; 0: done; -1: failed, container must not start. */
 static int
-serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
+serve_one (struct hook_ctx *ctx, int sock, int pidfd)
 {
+  const struct nsfd_plan *plan = &ctx->session.plan;
   cleanup_error nsfd_error_t err = NULL;
   struct nsfd_hs_msg m;
   struct ucred cred;
@@ -227,29 +132,29 @@ serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
     return 1;
   if (cred.uid != plan->root_uid)
     {
-      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from uid %u pid %d: not the container's root (uid %u)",
+      nsfd_log (NSFD_LOG_WARNING, ctx->state.id, "refused a connection from uid %u pid %d: not the container's root (uid %u)",
                 (unsigned) cred.uid, (int) cred.pid, (unsigned) plan->root_uid);
       reply (sock, EPERM, "refused: not this container's root user");
       return 1;
     }
-  if (nsfd_hs_recv (sock, ctx->cfg.handshake_timeout_ms, &m, &err) < 0)
+  if (nsfd_hs_recv (sock, ctx->session.cfg.handshake_timeout_ms, &m, &err) < 0)
     {
-      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: %s", (int) cred.pid,
+      nsfd_log (NSFD_LOG_WARNING, ctx->state.id, "refused a connection from pid %d: %s", (int) cred.pid,
                 nsfd_error_text (err));
       reply (sock, EPROTO, nsfd_error_text (err));
       return 1;
     }
-  if (m.type != NSFD_HS_FDS || (m.id != NULL && strcmp (m.id, plan->id) != 0))
+  if (m.type != NSFD_HS_FDS || (m.id != NULL && strcmp (m.id, ctx->state.id) != 0))
     {
-      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: wrong message or container id",
+      nsfd_log (NSFD_LOG_WARNING, ctx->state.id, "refused a connection from pid %d: wrong message or container id",
                 (int) cred.pid);
       reply (sock, EPROTO, "refused: expected this container's namespaces");
       nsfd_hs_msg_free (&m);
       return 1;
     }
-  if (check_namespaces (ctx, plan, &m, pidfd, &err) < 0)
+  if (check_namespaces (ctx, &m, pidfd, &err) < 0)
     {
-      nsfd_log (NSFD_LOG_WARNING, plan->id, "refused a connection from pid %d: %s", (int) cred.pid,
+      nsfd_log (NSFD_LOG_WARNING, ctx->state.id, "refused a connection from pid %d: %s", (int) cred.pid,
                 nsfd_error_text (err));
       reply (sock, EPERM, nsfd_error_text (err));
       nsfd_hs_msg_free (&m);
@@ -266,27 +171,27 @@ serve_one (struct hook_ctx *ctx, struct nsfd_plan *plan, int sock, int pidfd)
       r = -1;
     }
   else
-    r = assemble_in_namespace (ctx, plan, m.ns.fd[NSFD_NS_MNT], &err);
+    r = hook_worker_assemble (ctx, m.ns.fd[NSFD_NS_MNT], &err);
   nsfd_hs_msg_free (&m);
   if (r < 0)
     {
-      nsfd_log (NSFD_LOG_ERROR, plan->id, "persistent root not set up: %s", nsfd_error_text (err));
+      nsfd_log (NSFD_LOG_ERROR, ctx->state.id, "persistent root not set up: %s", nsfd_error_text (err));
       reply (sock, err->status ? err->status : EIO, nsfd_error_text (err));
       return -1;
     }
-  nsfd_log (NSFD_LOG_INFO, plan->id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
+  nsfd_log (NSFD_LOG_INFO, ctx->state.id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
   NSFD_FAULT ("worker-before-reply");
   reply (sock, 0, "ok");
   return 0;
 }
 
-void
-hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, int pidfd, int ready_fd)
+/* Detached from the runtime: own session, stdio on /dev/null (the system
+ * log is where the mounter reports), SIGTERM/SIGINT end the wait. */
+static void
+detach (int ready_fd)
 {
   struct sigaction sa = { .sa_handler = on_term };
-  char sock_path[4096], staging[4096];
-  long long deadline;
-  int result = -1, devnull;
+  int devnull;
 
   setsid ();
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
@@ -297,52 +202,81 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
       dup2 (devnull, 2);
       close (devnull);
     }
-  /* stderr is gone: the system log is where the mounter reports. */
   nsfd_log_set_sinks (NSFD_LOG_SINK_SYSLOG);
   sigemptyset (&sa.sa_mask);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
-  (void) write (ready_fd, "R", 1);
+  (void) !write (ready_fd, "R", 1);
   close (ready_fd);
+}
 
-  (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_SOCKET, sock_path, sizeof (sock_path), NULL);
-  (void) nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STAGING, staging, sizeof (staging), NULL);
-  deadline = nsfd_now_ms () + ctx->cfg.mounter_lifetime_ms;
+/* Waits for the agent until deadline: 1 a connection is pending, 0 keep
+ * waiting (a signal), -1 give up (deadline, or the container's init died
+ * first: the runtime failed before createContainer and nobody will come). */
+static int
+wait_for_agent (struct hook_ctx *ctx, int listen_fd, int pidfd, long long deadline)
+{
+  struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+  long long left = deadline - nsfd_now_ms ();
+  int pr;
 
+  if (left <= 0)
+    {
+      nsfd_log (NSFD_LOG_ERROR, ctx->state.id,
+                "the container did not reach createContainer within %u s (is nsfdsuds-hook registered "
+                "at createContainer?); giving up and releasing the layer",
+                ctx->session.cfg.mounter_lifetime_ms / 1000);
+      return -1;
+    }
+  pr = poll (p, 2, left > INT_MAX ? INT_MAX : (int) left);
+  if (pr <= 0)
+    return 0; /* signal or timeout: the caller's loop decides */
+  if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
+    {
+      nsfd_log (NSFD_LOG_INFO, ctx->state.id, "the container's init exited before createContainer; giving up");
+      return -1;
+    }
+  return 1;
+}
+
+/* The socket and the scratch directories served their purpose; on failure
+ * the layer and the runtime directory go too. */
+static void
+mounter_cleanup (struct hook_ctx *ctx, int result)
+{
+  static const char *const names[] = { NSFD_RUNDIR_SOCKET, NSFD_RUNDIR_STAGING, NSFD_RUNDIR_STUBS };
+  char p[4096];
+
+  for (size_t i = 0; i < NSFD_ARRAY_SIZE (names); i++)
+    if (nsfd_session_rundir_path (&ctx->session, names[i], p, sizeof (p), NULL) == 0)
+      (void) (i == 0 ? unlink (p) : rmdir (p));
+  /* The session was copied at fork with the layer acquired and the
+   * runtime directory made. */
+  if (result != 0)
+    nsfd_session_release (&ctx->session);
+}
+
+void
+hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd, int ready_fd)
+{
+  long long deadline = nsfd_now_ms () + ctx->session.cfg.mounter_lifetime_ms;
+  int result = -1;
+
+  detach (ready_fd);
   while (!stop_requested)
     {
       cleanup_error nsfd_error_t err = NULL;
-      long long left = deadline - nsfd_now_ms ();
-      int sock, r;
-
-      if (left <= 0)
-        {
-          nsfd_log (NSFD_LOG_ERROR, plan->id,
-                    "the container did not reach createContainer within %u s (is nsfdsuds-hook registered "
-                    "at createContainer?); giving up and releasing the layer",
-                    ctx->cfg.mounter_lifetime_ms / 1000);
-          break;
-        }
-      {
-        /* Wait for the agent, and give up at once if the container's init
-         * dies first (the pidfd becomes readable): the runtime failed before
-         * createContainer and nobody will come. */
-        struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-        int pr = poll (p, 2, left > INT_MAX ? INT_MAX : (int) left);
-        if (pr < 0 || (pr == 0))
-          continue; /* signal or timeout: the loop condition decides */
-        if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
-          {
-            nsfd_log (NSFD_LOG_INFO, plan->id, "the container's init exited before createContainer; giving up");
-            break;
-          }
-      }
+      int sock, r = wait_for_agent (ctx, listen_fd, pidfd, deadline);
+      if (r < 0)
+        break;
+      if (r == 0)
+        continue;
       sock = nsfd_hs_accept (listen_fd, 1000, &err);
       if (sock < 0)
         continue;
-      r = serve_one (ctx, plan, sock, pidfd);
+      r = serve_one (ctx, sock, pidfd);
       close_peer (sock);
       if (r <= 0)
         {
@@ -351,21 +285,9 @@ hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan, int listen_fd, i
         }
     }
   if (stop_requested && result != 0)
-    nsfd_log (NSFD_LOG_INFO, plan->id, "mounter stopped before the container was set up");
-
+    nsfd_log (NSFD_LOG_INFO, ctx->state.id, "mounter stopped before the container was set up");
   close (listen_fd);
-  (void) unlink (sock_path);
-  (void) rmdir (staging);
-  {
-    char stubs[4096];
-    if (nsfd_rundir_path (ctx->cfg.run_dir, plan->id, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), NULL) == 0)
-      (void) rmdir (stubs);
-  }
-  if (result != 0)
-    {
-      (void) nsfd_layer_release (plan->layer.dir_fd, plan->id, NULL);
-      (void) nsfd_rundir_remove (ctx->cfg.run_dir, plan->id, NULL);
-    }
   close (pidfd);
+  mounter_cleanup (ctx, result);
   _exit (result == 0 ? 0 : 1);
 }

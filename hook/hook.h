@@ -2,31 +2,34 @@
  *   createRuntime    host side: prepare the layer, start the mounter, return
  *   createContainer  container side: hand our namespaces to the mounter, wait
  *   poststop         release the layer, remove what is left
- * See docs/architecture.md. */
+ * The shared story (config, activation, plan, layer, release) is
+ * lib/session.c; these files add the handshake and the mounter.  See
+ * docs/architecture.md. */
 #pragma once
 
-#include "config.h"
 #include "error.h"
 #include "oci.h"
-#include "policy.h"
+#include "session.h"
 
 struct hook_ctx
 {
   const char *stage;
-  struct nsfd_config cfg;
   struct nsfd_oci_state state;
-  struct nsfd_request req;
+  struct nsfd_session session;
 };
-
-/* 1 when nsfdsuds-runtime already put the persistent root in place for this
- * container (both registered, e.g. CRI-O hooks.d plus the wrapper runtime). */
-int hook_wrapper_owns (struct hook_ctx *ctx);
 
 int hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err);
 int hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err);
 int hook_poststop (struct hook_ctx *ctx, nsfd_error_t *err);
 
 /* The mounter: runs detached after createRuntime returns; never returns. */
-struct nsfd_plan;
-__attribute__ ((noreturn)) void hook_mounter_run (struct hook_ctx *ctx, struct nsfd_plan *plan,
-                                                  int listen_fd, int pidfd, int ready_fd);
+__attribute__ ((noreturn)) void hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd, int ready_fd);
+/* Builds the root in the container's mount namespace mnt_fd, from a forked
+ * worker bounded by the handshake timeout (hook-worker.c). */
+int hook_worker_assemble (struct hook_ctx *ctx, int mnt_fd, nsfd_error_t *err);
+
+/* The state on stdin, bounded in size and time (hook-state.c). */
+int hook_read_state (struct nsfd_oci_state *st, nsfd_error_t *err);
+
+/* The session's report callback: the system log and stderr as configured. */
+void hook_report (enum nsfd_log_level level, const char *id, const char *msg);

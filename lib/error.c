@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The one convention: a failure returns -status - 1, so every failure is
+ * negative (-1 without errno, -EPERM - 1 with EPERM) and none can be taken
+ * for another.  Callers test < 0 and read the status from the error. */
 static int
 error_return (int status)
 {
-  return status > 0 ? -status : -1;
+  return status > 0 ? -status - 1 : -1;
 }
 
 int
@@ -44,6 +47,28 @@ nsfd_make_error (nsfd_error_t *err, int status, const char *fmt, ...)
     }
   e->status = status;
   e->msg = text ? text : strdup ("out of memory while formatting an error");
+  *err = e;
+  return error_return (status);
+}
+
+int
+nsfd_error_set (nsfd_error_t *err, int status, const char *msg)
+{
+  struct nsfd_error_s *e;
+
+  if (err == NULL)
+    return error_return (status);
+  nsfd_error_free (err);
+  e = calloc (1, sizeof (*e));
+  if (e == NULL)
+    return error_return (status);
+  e->status = status;
+  e->msg = strdup (msg ? msg : "failed");
+  if (e->msg == NULL)
+    {
+      free (e);
+      return error_return (status);
+    }
   *err = e;
   return error_return (status);
 }

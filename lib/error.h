@@ -11,7 +11,9 @@ typedef struct nsfd_error_s
   char *msg;    /* full message, owned */
 } *nsfd_error_t;
 
-/* Sets *err (which must be NULL) and returns -1 (or -status when status>0). */
+/* Sets *err and returns a negative number: -1 when status is 0, else
+ * -status - 1 (never mistaken for "no errno").  Callers only test < 0; the
+ * errno is err->status. */
 int nsfd_make_error (nsfd_error_t *err, int status, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 
@@ -19,6 +21,10 @@ int nsfd_make_error (nsfd_error_t *err, int status, const char *fmt, ...)
  * nsfd_make_error would. */
 int nsfd_error_wrap (nsfd_error_t *err, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
+
+/* An error whose message is taken as it is (no strerror appended): for an
+ * error that crossed a process boundary as {errno, text}. */
+int nsfd_error_set (nsfd_error_t *err, int status, const char *msg);
 
 void nsfd_error_free (nsfd_error_t *err);
 

@@ -15,8 +15,10 @@
 #include "cleanup.h"
 #include "fault.h"
 #include "layer.h"
+#include "log.h"
 #include "mounttable.h"
 #include "safepath.h"
+#include "stubs.h"
 
 int
 nsfd_open_checked (const char *path, int flags, int check_fd, nsfd_error_t *err)
@@ -44,6 +46,110 @@ nsfd_open_checked (const char *path, int flags, int check_fd, nsfd_error_t *err)
                                 "(it was replaced while the container was being created)", path);
     }
   return nsfd_take_fd (&fd);
+}
+
+/* The assembly's state, carried from stage to stage. */
+struct assembly
+{
+  const struct nsfd_overlay_spec *s;
+  struct nsfd_mount_entry root;          /* the mount holding the rootfs */
+  struct nsfd_mount_list children;       /* mounts directly below the rootfs */
+  struct nsfd_mount_list nested;         /* every mount below it */
+  int rootfs_fd, lower_fd, upper_fd, work_fd, stubs_fd;
+  int mfd;                               /* the detached overlay */
+  int ovl_fd;                            /* the overlay at staging */
+  bool at_staging;                       /* attached at staging: detach on failure */
+};
+
+static void
+assembly_free (struct assembly *a)
+{
+  nsfd_mount_entry_free (&a->root);
+  nsfd_mount_list_free (&a->children);
+  nsfd_mount_list_free (&a->nested);
+  nsfd_closep (&a->rootfs_fd);
+  nsfd_closep (&a->lower_fd);
+  nsfd_closep (&a->upper_fd);
+  nsfd_closep (&a->work_fd);
+  nsfd_closep (&a->stubs_fd);
+  nsfd_closep (&a->mfd);
+  nsfd_closep (&a->ovl_fd);
+}
+
+/* One layer's fd for this namespace: the preparing process's own, or the
+ * path opened again here and checked to be the same inode. */
+static int
+layer_fd (const struct nsfd_overlay_spec *s, const char *path, int fd, const char *what, nsfd_error_t *err)
+{
+  int r;
+  if (!s->reopen_layers)
+    {
+      r = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+      return r >= 0 ? r : nsfd_make_error (err, errno, "the %s directory \"%s\"", what, path);
+    }
+  r = nsfd_open_checked (path, O_PATH | O_DIRECTORY, fd, err);
+  return r >= 0 ? r : nsfd_error_wrap (err, "%s directory", what);
+}
+
+/* Stage 1: the mount table below the rootfs, and every layer opened and
+ * verified. */
+static int
+stage_open (struct assembly *a, nsfd_error_t *err)
+{
+  const struct nsfd_overlay_spec *s = a->s;
+
+  if (nsfd_mounts_below (NULL, s->rootfs, &a->root, &a->children, &a->nested, err) < 0)
+    return nsfd_error_wrap (err, "container rootfs \"%s\"", s->rootfs);
+  a->rootfs_fd = nsfd_open_checked (s->rootfs, O_PATH | O_DIRECTORY, -1, err);
+  if (a->rootfs_fd < 0)
+    return -1;
+  if (s->lower_fd >= 0)
+    a->lower_fd = layer_fd (s, s->lower, s->lower_fd, "lower", err);
+  else if ((a->lower_fd = fcntl (a->rootfs_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    return nsfd_make_error (err, errno, "dup of the rootfs fd");
+  if (a->lower_fd < 0)
+    return -1;
+  a->upper_fd = layer_fd (s, s->upper, s->upper_fd, "upper", err);
+  if (a->upper_fd < 0)
+    return -1;
+  a->work_fd = layer_fd (s, s->work, s->work_fd, "work", err);
+  return a->work_fd < 0 ? -1 : 0;
+}
+
+static bool
+kept_out (const struct nsfd_overlay_spec *s, const char *target)
+{
+  for (size_t i = 0; i < s->n_keep_out; i++)
+    if (strcmp (s->keep_out[i], target) == 0)
+      return true;
+  return false;
+}
+
+/* Stage 2: the stub layer, for the mount points the lower lacks: the
+ * configured ones, and in hook mode the mounts below the rootfs. */
+static int
+stage_stubs (struct assembly *a, nsfd_error_t *err)
+{
+  const struct nsfd_overlay_spec *s = a->s;
+  size_t n = s->n_mount_points + a->children.len, k = 0, rlen = strlen (s->rootfs);
+  cleanup_free struct nsfd_mount_point *mps = NULL;
+
+  if (s->stubs_dir == NULL)
+    return 0;
+  mps = calloc (n ? n : 1, sizeof (*mps));
+  if (mps == NULL)
+    return nsfd_make_error (err, ENOMEM, "mount points");
+  for (size_t i = 0; i < s->n_mount_points; i++)
+    mps[k++] = s->mount_points[i];
+  for (size_t i = 0; i < a->children.len; i++)
+    {
+      struct stat st;
+      if (kept_out (s, a->children.items[i].target) || stat (a->children.items[i].target, &st) < 0)
+        continue;
+      mps[k].path = a->children.items[i].target + rlen;
+      mps[k++].is_dir = S_ISDIR (st.st_mode);
+    }
+  return nsfd_stubs_build (s->stubs_dir, a->lower_fd, mps, k, &a->stubs_fd, err);
 }
 
 /* Reads what the kernel said about a failed fsconfig/fsmount. */
@@ -76,45 +182,48 @@ fs_set (int fsfd, const char *key, const char *value, nsfd_error_t *err)
   return nsfd_make_error (err, e, "overlay option %s=%s%s", key, value, msgs);
 }
 
-/* A detached overlay mount of lower/upper/work (fds), as a mount fd. */
+/* Stage 3: the overlay, detached.  lowerdir/upperdir/workdir take paths;
+ * /proc/self/fd/N names our fds without a second lookup of the real path. */
 static int
-make_overlay (int lower_fd, int stubs_fd, int upper_fd, int work_fd, nsfd_error_t *err)
+stage_create (struct assembly *a, nsfd_error_t *err)
 {
+  static const char *fixed[][2] = { { "index", "off" }, { "metacopy", "off" }, { "redirect_dir", "off" } };
   cleanup_close int fsfd = -1;
   char l[32], st[32], u[32], w[32], lowers[80], msgs[1024];
-  static const char *fixed[][2] = { { "index", "off" }, { "metacopy", "off" }, { "redirect_dir", "off" } };
-  int mfd;
+  int e;
 
   fsfd = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fsfd < 0)
     return nsfd_make_error (err, errno, "fsopen(\"overlay\") (is the overlay module available?)");
   /* The stub layer sits below the real lower: it only shows where the lower
    * has nothing. */
-  if (stubs_fd >= 0)
-    snprintf (lowers, sizeof (lowers), "%s:%s", nsfd_fd_path (lower_fd, l), nsfd_fd_path (stubs_fd, st));
+  if (a->stubs_fd >= 0)
+    snprintf (lowers, sizeof (lowers), "%s:%s", nsfd_fd_path (a->lower_fd, l), nsfd_fd_path (a->stubs_fd, st));
   else
-    snprintf (lowers, sizeof (lowers), "%s", nsfd_fd_path (lower_fd, l));
-  if (fs_set (fsfd, "lowerdir", lowers, err) < 0
-      || fs_set (fsfd, "upperdir", nsfd_fd_path (upper_fd, u), err) < 0
-      || fs_set (fsfd, "workdir", nsfd_fd_path (work_fd, w), err) < 0)
+    snprintf (lowers, sizeof (lowers), "%s", nsfd_fd_path (a->lower_fd, l));
+  if (fs_set (fsfd, "lowerdir", lowers, err) < 0 || fs_set (fsfd, "upperdir", nsfd_fd_path (a->upper_fd, u), err) < 0
+      || fs_set (fsfd, "workdir", nsfd_fd_path (a->work_fd, w), err) < 0)
     return -1;
   for (size_t i = 0; i < NSFD_ARRAY_SIZE (fixed); i++)
     if (fs_set (fsfd, fixed[i][0], fixed[i][1], err) < 0)
       return -1;
   if (fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     {
-      int e = errno;
+      e = errno;
       fs_messages (fsfd, msgs, sizeof (msgs));
       return nsfd_make_error (err, e, "creating the overlay%s", msgs);
     }
-  mfd = fsmount (fsfd, FSMOUNT_CLOEXEC, 0);
-  if (mfd < 0)
+  a->mfd = fsmount (fsfd, FSMOUNT_CLOEXEC, 0);
+  if (a->mfd < 0)
     {
-      int e = errno;
+      e = errno;
       fs_messages (fsfd, msgs, sizeof (msgs));
       return nsfd_make_error (err, e, "fsmount of the overlay%s", msgs);
     }
-  return mfd;
+  /* The overlay holds its own reference to the stub layer. */
+  if (a->stubs_fd >= 0)
+    (void) umount2 (a->s->stubs_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
+  return 0;
 }
 
 static int
@@ -123,214 +232,6 @@ move_fd_to_fd (int from, int to, const char *what, nsfd_error_t *err)
   if (move_mount (from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return nsfd_make_error (err, errno, "moving %s", what);
   return 0;
-}
-
-/* Creates the missing mount point rel beneath root (directories for every
- * component, the last one a directory or an empty file like the source). */
-static int
-make_stub (int root_fd, const char *rel, bool dir, nsfd_error_t *err)
-{
-  cleanup_free char *copy = strdup (rel);
-  cleanup_close int cur = -1;
-  char *save = NULL, *part, *next;
-
-  if (copy == NULL)
-    return nsfd_make_error (err, ENOMEM, "stub path");
-  cur = dup (root_fd);
-  if (cur < 0)
-    return nsfd_make_error (err, errno, "dup");
-  part = strtok_r (copy, "/", &save);
-  while (part)
-    {
-      int nfd;
-      next = strtok_r (NULL, "/", &save);
-      if (next == NULL && !dir)
-        {
-          nfd = openat (cur, part, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-          if (nfd < 0)
-            return nsfd_make_error (err, errno, "creating mount point \"/%s\"", rel);
-          close (nfd);
-          return 0;
-        }
-      if (mkdirat (cur, part, 0755) < 0 && errno != EEXIST)
-        return nsfd_make_error (err, errno, "creating mount point \"/%s\"", rel);
-      nfd = openat (cur, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (nfd < 0)
-        return nsfd_make_error (err, errno, "opening mount point \"/%s\" (component \"%s\")", rel, part);
-      close (cur);
-      cur = nfd;
-      part = next;
-    }
-  return 0;
-}
-
-static bool
-kept_out (const struct nsfd_overlay_spec *s, const char *target)
-{
-  for (size_t i = 0; i < s->n_keep_out; i++)
-    if (strcmp (s->keep_out[i], target) == 0)
-      return true;
-  return false;
-}
-
-/* Moves every direct child mount of the rootfs mount into the overlay root. */
-static int
-carry_mounts (const struct nsfd_overlay_spec *s, int rootfs_fd, int ovl_fd,
-              const struct nsfd_mount_list *children, const struct nsfd_mount_list *nested,
-              nsfd_error_t *err)
-{
-  size_t rlen = strlen (s->rootfs);
-
-  for (size_t i = 0; i < children->len; i++)
-    {
-      const struct nsfd_mount_entry *m = &children->items[i];
-      const char *rel = m->target + rlen;
-      cleanup_close int src = -1;
-      cleanup_close int dst = -1;
-      struct stat st;
-
-      while (*rel == '/')
-        rel++;
-      if (kept_out (s, m->target))
-        {
-          /* Anything mounted inside a volume we leave behind would vanish. */
-          for (size_t j = 0; j < nested->len; j++)
-            if (nsfd_path_is_beneath (nested->items[j].target, m->target)
-                && strcmp (nested->items[j].target, m->target) != 0)
-              return nsfd_make_error (err, EINVAL,
-                                      "\"%s\" is mounted inside the persistent volume \"/%s\", which is "
-                                      "not carried into the new root; mount it elsewhere or set "
-                                      "nsfdsuds.io/keep-volume-visible",
-                                      nested->items[j].target + rlen, rel);
-          continue;
-        }
-
-      src = nsfd_open_beneath (rootfs_fd, rel, O_PATH, 0, err);
-      if (src < 0)
-        return nsfd_error_wrap (err, "mount \"/%s\" in the container rootfs", rel);
-      if (fstat (src, &st) < 0)
-        return nsfd_make_error (err, errno, "stat mount \"/%s\"", rel);
-      dst = nsfd_open_beneath (ovl_fd, rel, O_PATH, 0, err);
-      if (dst < 0 && *err && (*err)->status == ENOENT)
-        {
-          nsfd_error_free (err);
-          if (make_stub (ovl_fd, rel, S_ISDIR (st.st_mode), err) < 0)
-            return -1;
-          dst = nsfd_open_beneath (ovl_fd, rel, O_PATH, 0, err);
-        }
-      if (dst < 0)
-        return nsfd_error_wrap (err, "mount point \"/%s\" in the new root", rel);
-      if (move_mount (src, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        return nsfd_make_error (err, errno, "moving mount \"/%s\" (%s) into the new root", rel, m->fstype);
-    }
-  return 0;
-}
-
-/* Where path (inside the container) lands in the lower, following the
- * lower's own symlinks as the runtime will: the longest existing prefix,
- * resolved within the lower, plus the missing rest.  *exists tells whether the
- * whole path exists.  Result relative to the lower's root, in out. */
-static int
-resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *out, size_t cap, bool *exists,
-                  nsfd_error_t *err)
-{
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  cleanup_free char *prefix = strdup (path);
-  size_t llen = strlen (lower_real);
-  char *cut = NULL;
-
-  if (prefix == NULL)
-    return nsfd_make_error (err, ENOMEM, "stub path");
-  *exists = false;
-  for (;;)
-    {
-      cleanup_close int fd = (int) syscall (SYS_openat2, lower_fd, *prefix ? prefix : "/", &how, sizeof (how));
-      if (fd < 0 && errno == ENOSYS) /* kernel < 5.6, valgrind; the prefix check below still applies */
-        fd = nsfd_openat_walk (lower_fd, *prefix ? prefix : "/", O_PATH, 0, true);
-      if (fd >= 0)
-        {
-          char proc[32], real[4096];
-          ssize_t n = readlink (nsfd_fd_path (fd, proc), real, sizeof (real) - 1);
-          const char *rel, *rest = cut ? path + (cut - prefix) : "";
-          if (n < 0)
-            return nsfd_make_error (err, errno, "resolving \"%s\" in the lower", path);
-          real[n] = '\0';
-          if (strncmp (real, lower_real, llen) != 0 || (real[llen] != '\0' && real[llen] != '/'))
-            return nsfd_make_error (err, EXDEV, "\"%s\" resolves outside the lower", path);
-          rel = real + llen;
-          while (*rel == '/')
-            rel++;
-          while (*rest == '/')
-            rest++;
-          if (snprintf (out, cap, "%s%s%s", rel, *rel && *rest ? "/" : "", rest) >= (int) cap)
-            return nsfd_make_error (err, ENAMETOOLONG, "stub path for \"%s\"", path);
-          *exists = cut == NULL;
-          return 0;
-        }
-      if (errno != ENOENT)
-        return nsfd_make_error (err, errno, "looking up mount point \"%s\" in the lower", path);
-      cut = strrchr (prefix, '/');
-      if (cut == NULL || cut == prefix)
-        {
-          if (cut == prefix && prefix[1] != '\0')
-            {
-              prefix[1] = '\0';
-              cut = prefix + 1;
-              /* next round opens "/" */
-              continue;
-            }
-          return nsfd_make_error (err, ENOENT, "mount point \"%s\": nothing of it exists in the lower", path);
-        }
-      *cut = '\0';
-    }
-}
-
-/* Mounts a tmpfs at stubs_dir holding every mount point the lower lacks.
- * Returns an O_PATH fd of it, or -1 with no error when no stub is needed. */
-static int
-build_stubs (const struct nsfd_overlay_spec *s, int lower_fd, const struct nsfd_mount_point *mps, size_t n,
-             nsfd_error_t *err)
-{
-  cleanup_close int sfd = -1;
-  char proc[32], lower_real[4096], rel[4096];
-  ssize_t len;
-  bool mounted = false;
-
-  len = readlink (nsfd_fd_path (lower_fd, proc), lower_real, sizeof (lower_real) - 1);
-  if (len < 0)
-    return nsfd_make_error (err, errno, "resolving the lower's path");
-  lower_real[len] = '\0';
-  if (strcmp (lower_real, "/") == 0)
-    lower_real[0] = '\0';
-
-  for (size_t i = 0; i < n; i++)
-    {
-      bool exists;
-      if (resolve_in_lower (lower_fd, lower_real, mps[i].path, rel, sizeof (rel), &exists, err) < 0)
-        goto fail;
-      if (exists)
-        continue;
-      if (!mounted)
-        {
-          cleanup_close int target = nsfd_open_checked (s->stubs_dir, O_PATH | O_DIRECTORY, -1, err);
-          char tp[32];
-          if (target < 0)
-            return -1;
-          if (mount ("nsfdsuds-stubs", nsfd_fd_path (target, tp), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-            return nsfd_make_error (err, errno, "mounting the stub layer at \"%s\"", s->stubs_dir);
-          mounted = true;
-          sfd = nsfd_open_checked (s->stubs_dir, O_PATH | O_DIRECTORY, -1, err);
-          if (sfd < 0)
-            goto fail;
-        }
-      if (make_stub (sfd, rel, mps[i].is_dir, err) < 0)
-        goto fail;
-    }
-  return mounted ? nsfd_take_fd (&sfd) : -1;
-fail:
-  if (mounted)
-    (void) umount2 (s->stubs_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
-  return -2;
 }
 
 static int
@@ -344,142 +245,164 @@ check_is_overlay (int fd, const char *where, nsfd_error_t *err)
   return 0;
 }
 
-int
-nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
+/* Stage 4: attach.  Wrapper: onto the rootfs, which must have nothing below
+ * it yet.  Hook: at the staging directory, where the mounts are carried. */
+static int
+stage_attach (struct assembly *a, nsfd_error_t *err)
 {
-  cleanup_close int rootfs_fd = -1;
-  cleanup_close int lower_fd = -1;
-  cleanup_close int upper_fd = -1;
-  cleanup_close int work_fd = -1;
+  const struct nsfd_overlay_spec *s = a->s;
   cleanup_close int stage_fd = -1;
-  cleanup_close int mfd = -1;
-  cleanup_close int ovl_fd = -1;
-  cleanup_close int top_fd = -1;
-  cleanup_close int stubs_fd = -1;
-  cleanup_mount_list struct nsfd_mount_list children = { 0 };
-  cleanup_mount_list struct nsfd_mount_list nested = { 0 };
-  struct nsfd_mount_entry root = { 0 };
-  int ret = -1;
-
-  if (nsfd_mounts_below (NULL, s->rootfs, &root, &children, &nested, err) < 0)
-    return nsfd_error_wrap (err, "container rootfs \"%s\"", s->rootfs);
-
-  rootfs_fd = nsfd_open_checked (s->rootfs, O_PATH | O_DIRECTORY, -1, err);
-  if (rootfs_fd < 0)
-    goto out;
-  if (s->lower)
-    lower_fd = nsfd_open_checked (s->lower, O_PATH | O_DIRECTORY, s->lower_check_fd, err);
-  else
-    lower_fd = dup (rootfs_fd);
-  if (lower_fd < 0)
-    {
-      if (!*err)
-        nsfd_make_error (err, errno, "dup");
-      nsfd_error_wrap (err, "lower directory");
-      goto out;
-    }
-  upper_fd = nsfd_open_checked (s->upper, O_PATH | O_DIRECTORY, s->upper_check_fd, err);
-  if (upper_fd < 0)
-    goto out;
-  work_fd = nsfd_open_checked (s->work, O_PATH | O_DIRECTORY, s->work_check_fd, err);
-  if (work_fd < 0)
-    goto out;
-
-  if (s->stubs_dir)
-    {
-      /* Hook mode: the mounts below the rootfs are the mount points. */
-      size_t n = s->n_mount_points + children.len, k = 0;
-      cleanup_free struct nsfd_mount_point *mps = calloc (n ? n : 1, sizeof (*mps));
-      size_t rlen = strlen (s->rootfs);
-      if (mps == NULL)
-        {
-          nsfd_make_error (err, ENOMEM, "mount points");
-          goto out;
-        }
-      for (size_t i = 0; i < s->n_mount_points; i++)
-        mps[k++] = s->mount_points[i];
-      for (size_t i = 0; i < children.len; i++)
-        {
-          struct stat st;
-          if (kept_out (s, children.items[i].target) || stat (children.items[i].target, &st) < 0)
-            continue;
-          mps[k].path = children.items[i].target + rlen;
-          mps[k++].is_dir = S_ISDIR (st.st_mode);
-        }
-      stubs_fd = build_stubs (s, lower_fd, mps, k, err);
-      if (stubs_fd == -2)
-        goto out;
-    }
-
-  mfd = make_overlay (lower_fd, stubs_fd, upper_fd, work_fd, err);
-  /* The overlay holds its own reference to the stub layer. */
-  if (stubs_fd >= 0)
-    (void) umount2 (s->stubs_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
-  if (mfd < 0)
-    goto out;
 
   if (s->staging == NULL)
     {
-      /* Wrapper mode: nothing of the runtime's is mounted yet; carry whatever
-       * the engine put below the rootfs by stacking after moving them. */
-      if (children.len > 0)
-        {
-          ret = nsfd_make_error (err, EINVAL, "\"%s\" already has mounts below it (first: \"%s\"); "
-                                 "the runtime wrapper expects a bare rootfs", s->rootfs,
-                                 children.items[0].target);
-          goto out;
-        }
-      if (move_fd_to_fd (mfd, rootfs_fd, "the overlay onto the rootfs", err) < 0)
-        goto out;
-      top_fd = nsfd_open_checked (s->rootfs, O_PATH | O_DIRECTORY, -1, err);
-      if (top_fd < 0 || check_is_overlay (top_fd, s->rootfs, err) < 0)
-        goto out;
-      ret = 0;
-      goto out;
+      if (a->children.len > 0)
+        return nsfd_make_error (err, EINVAL, "\"%s\" already has mounts below it (first: \"%s\"); "
+                                "the runtime wrapper expects a bare rootfs", s->rootfs,
+                                a->children.items[0].target);
+      return move_fd_to_fd (a->mfd, a->rootfs_fd, "the overlay onto the rootfs", err);
     }
-
   stage_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
-  if (stage_fd < 0)
-    goto out;
-  if (move_fd_to_fd (mfd, stage_fd, "the new overlay to its staging directory", err) < 0)
-    goto out;
-  ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
-  if (ovl_fd < 0 || check_is_overlay (ovl_fd, s->staging, err) < 0)
-    goto fail_detach;
+  if (stage_fd < 0 || move_fd_to_fd (a->mfd, stage_fd, "the new overlay to its staging directory", err) < 0)
+    return -1;
+  a->at_staging = true;
+  a->ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
+  if (a->ovl_fd < 0 || check_is_overlay (a->ovl_fd, s->staging, err) < 0)
+    return -1;
   NSFD_FAULT ("worker-after-attach");
+  return 0;
+}
 
+/* A mount inside a volume left behind would vanish with the old root. */
+static int
+check_nothing_inside (const struct assembly *a, const char *kept, const char *rel, nsfd_error_t *err)
+{
+  size_t rlen = strlen (a->s->rootfs);
+  for (size_t j = 0; j < a->nested.len; j++)
+    if (nsfd_path_is_beneath (a->nested.items[j].target, kept) && strcmp (a->nested.items[j].target, kept) != 0)
+      return nsfd_make_error (err, EINVAL,
+                              "\"%s\" is mounted inside the persistent volume \"/%s\", which is "
+                              "not carried into the new root; mount it elsewhere or set "
+                              "nsfdsuds.io/keep-volume-visible",
+                              a->nested.items[j].target + rlen, rel);
+  return 0;
+}
+
+/* Moves one direct child mount of the rootfs to the same place in the
+ * overlay, creating its mount point there if the layer hides it. */
+static int
+carry_one (struct assembly *a, const struct nsfd_mount_entry *m, const char *rel, nsfd_error_t *err)
+{
+  cleanup_close int src = -1;
+  cleanup_close int dst = -1;
+  struct stat st;
+
+  src = nsfd_open_beneath (a->rootfs_fd, rel, O_PATH, 0, err);
+  if (src < 0)
+    return nsfd_error_wrap (err, "mount \"/%s\" in the container rootfs", rel);
+  if (fstat (src, &st) < 0)
+    return nsfd_make_error (err, errno, "stat mount \"/%s\"", rel);
+  dst = nsfd_open_beneath (a->ovl_fd, rel, O_PATH, 0, err);
+  if (dst < 0 && *err && (*err)->status == ENOENT)
+    {
+      nsfd_error_free (err);
+      if (nsfd_stub_create (a->ovl_fd, rel, S_ISDIR (st.st_mode), err) < 0)
+        return -1;
+      dst = nsfd_open_beneath (a->ovl_fd, rel, O_PATH, 0, err);
+    }
+  if (dst < 0)
+    return nsfd_error_wrap (err, "mount point \"/%s\" in the new root", rel);
+  if (move_mount (src, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return nsfd_make_error (err, errno, "moving mount \"/%s\" (%s) into the new root", rel, m->fstype);
+  return 0;
+}
+
+/* Stage 5 (hook): every direct child mount of the rootfs into the overlay,
+ * in mount-table order; a moved mount keeps its flags, propagation and
+ * submounts. */
+static int
+stage_carry (struct assembly *a, nsfd_error_t *err)
+{
+  const struct nsfd_overlay_spec *s = a->s;
+  size_t rlen = strlen (s->rootfs);
+
+  if (s->staging == NULL)
+    return 0;
   /* A mount below a shared mount cannot be moved; the old rootfs mount is
    * discarded after pivot_root, so making it private changes nothing else. */
-  if (root.shared)
+  if (a->root.shared)
     {
       char p[32];
-      if (mount (NULL, nsfd_fd_path (rootfs_fd, p), NULL, MS_PRIVATE, NULL) < 0)
-        {
-          nsfd_make_error (err, errno, "making the old rootfs mount private");
-          goto fail_detach;
-        }
+      if (mount (NULL, nsfd_fd_path (a->rootfs_fd, p), NULL, MS_PRIVATE, NULL) < 0)
+        return nsfd_make_error (err, errno, "making the old rootfs mount private");
     }
-  if (carry_mounts (s, rootfs_fd, ovl_fd, &children, &nested, err) < 0)
-    goto fail_detach;
+  for (size_t i = 0; i < a->children.len; i++)
+    {
+      const struct nsfd_mount_entry *m = &a->children.items[i];
+      const char *rel = m->target + rlen;
+      while (*rel == '/')
+        rel++;
+      if (kept_out (s, m->target))
+        {
+          if (check_nothing_inside (a, m->target, rel, err) < 0)
+            return -1;
+          continue;
+        }
+      if (carry_one (a, m, rel, err) < 0)
+        return -1;
+    }
   NSFD_FAULT ("worker-after-carry");
+  return 0;
+}
 
-  nsfd_closep (&ovl_fd);
-  ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
-  if (ovl_fd < 0)
-    goto fail_detach;
-  if (move_fd_to_fd (ovl_fd, rootfs_fd, "the overlay onto the rootfs", err) < 0)
-    goto fail_detach;
+/* Stage 6: hook mode moves the overlay (with what it carries) from staging
+ * onto the rootfs; both check that the rootfs path now shows the overlay. */
+static int
+stage_finalise (struct assembly *a, nsfd_error_t *err)
+{
+  const struct nsfd_overlay_spec *s = a->s;
+  cleanup_close int top_fd = -1;
+
+  if (s->staging != NULL)
+    {
+      /* The staging mount is the one carrying the submounts now: move it by
+       * a fresh fd of the path, not the fd taken before the carry. */
+      nsfd_closep (&a->ovl_fd);
+      a->ovl_fd = nsfd_open_checked (s->staging, O_PATH | O_DIRECTORY, -1, err);
+      if (a->ovl_fd < 0 || move_fd_to_fd (a->ovl_fd, a->rootfs_fd, "the overlay onto the rootfs", err) < 0)
+        return -1;
+      a->at_staging = false;
+    }
   top_fd = nsfd_open_checked (s->rootfs, O_PATH | O_DIRECTORY, -1, err);
-  if (top_fd < 0 || check_is_overlay (top_fd, s->rootfs, err) < 0)
-    goto out;
-  ret = 0;
-  goto out;
+  if (top_fd < 0)
+    return -1;
+  return check_is_overlay (top_fd, s->rootfs, err);
+}
 
-fail_detach:
-  /* The container will not start; drop the half-built root so the layer is
+int
+nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
+{
+  static const struct
+  {
+    const char *name;
+    int (*run) (struct assembly *a, nsfd_error_t *err);
+  } stages[] = {
+    { "open and verify", stage_open }, { "stubs", stage_stubs },   { "create", stage_create },
+    { "attach", stage_attach },       { "carry", stage_carry },    { "finalise", stage_finalise },
+  };
+  struct assembly a = { .s = s, .rootfs_fd = -1, .lower_fd = -1, .upper_fd = -1, .work_fd = -1,
+                        .stubs_fd = -1, .mfd = -1, .ovl_fd = -1 };
+  int ret = 0;
+
+  for (size_t i = 0; i < NSFD_ARRAY_SIZE (stages) && ret == 0; i++)
+    {
+      ret = stages[i].run (&a, err);
+      if (ret < 0 && *err)
+        nsfd_log (NSFD_LOG_DEBUG, NULL, "overlay assembly, stage \"%s\": %s", stages[i].name, nsfd_error_text (*err));
+    }
+  /* The container will not start; drop a half-built root so the layer is
    * released as soon as possible. */
-  (void) umount2 (s->staging, MNT_DETACH | UMOUNT_NOFOLLOW);
-out:
-  nsfd_mount_entry_free (&root);
-  return ret;
+  if (ret < 0 && a.at_staging)
+    (void) umount2 (s->staging, MNT_DETACH | UMOUNT_NOFOLLOW);
+  assembly_free (&a);
+  return ret < 0 ? -1 : 0;
 }

@@ -16,15 +16,22 @@
 
 struct nsfd_overlay_spec
 {
-  const char *rootfs;         /* absolute path of the container rootfs as the runtime uses it */
-  const char *lower;          /* NULL: the rootfs itself; else absolute path of a base directory */
-  const char *upper;          /* canonical absolute paths of the layer's upper and work dirs */
+  /* The container rootfs as the runtime uses it.  A path because the mount
+   * table is searched by it and the runtime pivots by it. */
+  const char *rootfs;
+  /* The layers, opened by the preparing process; the paths only name them
+   * in messages (and, with reopen_layers, are opened again).  lower_fd -1:
+   * the rootfs itself is the lower. */
+  const char *lower;
+  int lower_fd;
+  const char *upper;
+  int upper_fd;
   const char *work;
-  /* fds opened by the preparing process; the paths above are re-opened here
-   * and must be the same inodes (-1: no check). */
-  int upper_check_fd;
-  int work_check_fd;
-  int lower_check_fd;
+  int work_fd;
+  /* Hook mode: the fds belong to the host's mount namespace, and overlayfs
+   * takes its layers from the mounting process's namespace only, so they are
+   * opened again by path in the container's and must be the same inodes. */
+  bool reopen_layers;
   /* Hook mode: an empty directory where the overlay is assembled before it is
    * moved onto the rootfs.  NULL: mount straight onto the rootfs (wrapper mode,
    * where nothing is mounted below the rootfs yet). */
@@ -43,10 +50,13 @@ struct nsfd_overlay_spec
   size_t n_mount_points;
 };
 
-/* Hook mode: the overlay is mounted at staging, every mount below the rootfs
- * is moved to the same path in it (in mount-table order), then the overlay is
- * moved onto the rootfs.  Wrapper mode (staging == NULL): the overlay is
- * mounted onto the rootfs directly; mounts already below it are carried too. */
+/* In stages (lib/overlay.c): open and verify the layers, build the stub
+ * layer, create the overlay, attach it, carry the runtime's mounts into it,
+ * and finalise.  Hook mode: the overlay is mounted at staging, every mount
+ * below the rootfs is moved to the same path in it (in mount-table order),
+ * then the overlay is moved onto the rootfs.  Wrapper mode (staging == NULL):
+ * the overlay is mounted onto the rootfs directly.  On failure nothing of
+ * the new root stays attached. */
 int nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err);
 
 /* Opens an absolute path without following symlinks and, when check_fd >= 0,

@@ -25,7 +25,7 @@ keep=0
 cmake -S "$repo" -B "$repo/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$repo/build" -j2 >/dev/null
 hook=$repo/build/hook/nsfdsuds-hook
-wrapper=$repo/build/hook/nsfdsuds-runtime
+wrapper=$repo/build/runtime/nsfdsuds-runtime
 runc=$(command -v runc)
 
 work=$(mktemp -d /tmp/nsfdsuds-demo.XXXXXX)

@@ -20,7 +20,7 @@ NSFD_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export NSFD_REPO=${NSFD_REPO:-$(cd "$NSFD_LIB_DIR/../.." && pwd)}
 export NSFD_BUILD_DIR=${NSFD_BUILD_DIR:-$NSFD_REPO/build}
 export NSFD_HOOK_BIN=$NSFD_BUILD_DIR/hook/nsfdsuds-hook
-export NSFD_RUNTIME_BIN=$NSFD_BUILD_DIR/hook/nsfdsuds-runtime
+export NSFD_RUNTIME_BIN=$NSFD_BUILD_DIR/runtime/nsfdsuds-runtime
 export NSFD_CLI_BIN=$NSFD_BUILD_DIR/cli/nsfdsuds
 if [[ ${NSFD_SID:-0} == 1 ]]; then
 	export NSFD_SUITE=${NSFD_SUITE:-sid}

@@ -60,7 +60,7 @@ else
 	build=${NSFD_BUILD_DIR:-$repo/build}
 fi
 hook_bin=$build/hook/nsfdsuds-hook
-runtime_bin=$build/hook/nsfdsuds-runtime
+runtime_bin=$build/runtime/nsfdsuds-runtime
 [[ -x $hook_bin && -x $runtime_bin ]] || { echo "soak: not built: $build" >&2; exit 2; }
 
 tmp=${NSFD_SOAK_TMP:-$(mktemp -d /tmp/nsfd-soak.XXXXXX)}

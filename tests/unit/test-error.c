@@ -28,14 +28,14 @@ main (void)
   int r;
 
   r = nsfd_make_error (&err, ENOENT, "opening \"%s\"", "/a/b");
-  CHECK (r == -ENOENT, "make_error returns -status (%d)", r);
+  CHECK (r == -ENOENT - 1, "make_error returns -status - 1 (%d)", r);
   CHECK (err != NULL && err->status == ENOENT, "status kept");
   CHECK (err && strcmp (err->msg, "opening \"/a/b\": No such file or directory") == 0,
          "errno text appended: %s", nsfd_error_text (err));
   CHECK (strcmp (nsfd_error_text (err), err->msg) == 0, "error_text is the message");
 
   r = nsfd_error_wrap (&err, "volume %d", 3);
-  CHECK (r == -ENOENT, "wrap returns the same value");
+  CHECK (r == -ENOENT - 1, "wrap returns the same value");
   CHECK (err && strcmp (err->msg, "volume 3: opening \"/a/b\": No such file or directory") == 0,
          "wrap prefixes: %s", nsfd_error_text (err));
   CHECK (err && err->status == ENOENT, "wrap keeps status");
@@ -53,12 +53,12 @@ main (void)
 
   /* A second make_error replaces the first without leaking (ASan/valgrind). */
   r = nsfd_make_error (&err, EPERM, "second");
-  CHECK (r == -EPERM && err && strcmp (err->msg, "second: Operation not permitted") == 0,
+  CHECK (r == -EPERM - 1 && err && strcmp (err->msg, "second: Operation not permitted") == 0,
          "make_error replaces a previous error");
   nsfd_error_free (&err);
 
   /* NULL err: the return value still says what failed. */
-  CHECK (nsfd_make_error (NULL, EACCES, "x") == -EACCES, "NULL err tolerated by make_error");
+  CHECK (nsfd_make_error (NULL, EACCES, "x") == -EACCES - 1, "NULL err tolerated by make_error");
   CHECK (nsfd_make_error (NULL, 0, "x") == -1, "NULL err, status 0");
   CHECK (nsfd_error_wrap (NULL, "x") == -1, "NULL err tolerated by wrap");
   CHECK (nsfd_error_wrap (&err, "x") == -1 && err == NULL, "wrap of an empty error does nothing");
@@ -67,7 +67,7 @@ main (void)
   CHECK (strcmp (nsfd_error_text (NULL), "unknown error") == 0, "error_text (NULL)");
 
   r = middle (&err);
-  CHECK (r == -ENOENT, "error crosses a call chain");
+  CHECK (r == -ENOENT - 1, "error crosses a call chain");
   CHECK (err && strcmp (err->msg, "layer \"default\": opening \"/x/y\": No such file or directory") == 0,
          "chain message: %s", nsfd_error_text (err));
   nsfd_error_free (&err);
@@ -86,6 +86,20 @@ main (void)
     nsfd_make_error (&err, EINVAL, "%s", big);
     CHECK (err && strlen (err->msg) == sizeof (big) - 1 + strlen (": Invalid argument"), "long message kept whole");
     nsfd_error_free (&err);
+  }
+  /* EPERM is 1: its failure must not look like "failed without errno", nor
+   * ENOENT's like a second kind of "no result". */
+  CHECK (nsfd_make_error (NULL, EPERM, "x") != nsfd_make_error (NULL, 0, "x"),
+         "EPERM's return differs from a failure without errno");
+  CHECK (nsfd_make_error (NULL, EPERM, "x") < -1 && nsfd_make_error (NULL, ENOENT, "x") < -2,
+         "no errno value returns -1 or -2");
+  {
+    nsfd_error_t e = NULL;
+    int r = nsfd_error_set (&e, EXDEV, "worker: \"/x\" is not the directory that was prepared: Invalid cross-device link");
+    CHECK (r == -EXDEV - 1 && e && e->status == EXDEV, "error_set keeps the status");
+    CHECK (e && strcmp (e->msg, "worker: \"/x\" is not the directory that was prepared: Invalid cross-device link") == 0,
+           "error_set keeps the text as it is (no second strerror)");
+    nsfd_error_free (&e);
   }
   TAP_DONE ();
 }

@@ -205,9 +205,8 @@ scenario_hook (void)
 
   const char *keep[] = { data };
   struct nsfd_overlay_spec s = {
-    .rootfs = rootfs, .lower = NULL, .upper = upper, .work = work,
-    .upper_check_fd = l.upper_fd, .work_check_fd = l.work_fd, .lower_check_fd = -1,
-    .staging = stage, .keep_out = keep, .n_keep_out = 1,
+    .rootfs = rootfs, .lower = NULL, .lower_fd = -1, .upper = upper, .upper_fd = l.upper_fd, .work = work,
+    .work_fd = l.work_fd, .reopen_layers = true, .staging = stage, .keep_out = keep, .n_keep_out = 1,
   };
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r == 0, "assemble (hook mode): %s", err ? nsfd_error_text (err) : "ok");
@@ -300,8 +299,8 @@ scenario_nested_keep_out (void)
     }
   const char *keep[] = { data };
   struct nsfd_overlay_spec s = {
-    .rootfs = rootfs, .upper = upper, .work = work, .upper_check_fd = -1, .work_check_fd = -1,
-    .lower_check_fd = -1, .staging = stage, .keep_out = keep, .n_keep_out = 1,
+    .rootfs = rootfs, .lower_fd = -1, .upper = upper, .upper_fd = l.upper_fd, .work = work, .work_fd = l.work_fd,
+    .reopen_layers = true, .staging = stage, .keep_out = keep, .n_keep_out = 1,
   };
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r < 0 && err && err->status == EINVAL, "assemble refuses with EINVAL");
@@ -354,22 +353,22 @@ scenario_base_lower (void)
     }
 
   struct nsfd_overlay_spec s = {
-    .rootfs = rootfs, .lower = base, .upper = upper, .work = work, .upper_check_fd = other,
-    .work_check_fd = l.work_fd, .lower_check_fd = base_fd, .staging = stage,
+    .rootfs = rootfs, .lower = base, .lower_fd = base_fd, .upper = upper, .upper_fd = other, .work = work,
+    .work_fd = l.work_fd, .reopen_layers = true, .staging = stage,
   };
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r < 0 && err && err->status == EXDEV, "an upper that is not the prepared one is refused");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "is not the directory that was prepared", "  message: %s",
                       nsfd_error_text (err));
   nsfd_error_free (&err);
-  s.upper_check_fd = l.upper_fd;
-  s.lower_check_fd = other;
+  s.upper_fd = l.upper_fd;
+  s.lower_fd = other;
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r < 0 && err && err->status == EXDEV, "a lower that is not the prepared one is refused");
   nsfd_error_free (&err);
   CHECK (!is_overlay (rootfs) && !is_overlay (stage), "nothing mounted after the refusals");
 
-  s.lower_check_fd = base_fd;
+  s.lower_fd = base_fd;
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r == 0, "assemble with a base lower: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
@@ -402,8 +401,8 @@ scenario_wrapper (void)
   if (make_layer (vol, img, &l, upper, work) < 0)
     return;
   struct nsfd_overlay_spec s = {
-    .rootfs = img, .upper = upper, .work = work, .upper_check_fd = l.upper_fd, .work_check_fd = l.work_fd,
-    .lower_check_fd = -1, .staging = NULL,
+    .rootfs = img, .lower_fd = -1, .upper = upper, .upper_fd = l.upper_fd, .work = work, .work_fd = l.work_fd,
+    .staging = NULL,
   };
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r == 0, "assemble (wrapper mode) on a plain directory: %s", err ? nsfd_error_text (err) : "ok");
@@ -425,8 +424,8 @@ scenario_wrapper (void)
       return;
     tmpfs (P ("%s/proc", img5));
     struct nsfd_overlay_spec s2 = {
-      .rootfs = img5, .upper = upper, .work = work, .upper_check_fd = -1, .work_check_fd = -1,
-      .lower_check_fd = -1, .staging = NULL,
+      .rootfs = img5, .lower_fd = -1, .upper = upper, .upper_fd = l2.upper_fd, .work = work,
+      .work_fd = l2.work_fd, .staging = NULL,
     };
     r = nsfd_overlay_assemble (&s2, &err);
     CHECK (r < 0 && err && err->status == EINVAL, "wrapper mode refuses a rootfs with mounts below it");
@@ -486,9 +485,10 @@ scenario_stub_layer (void)
       CHECK (0, "stub layer setup");
       return;
     }
+  cleanup_close int base_fd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
   struct nsfd_overlay_spec s = {
-    .rootfs = rootfs, .lower = base, .upper = upper, .work = work, .upper_check_fd = l.upper_fd,
-    .work_check_fd = l.work_fd, .lower_check_fd = -1, .staging = stage, .stubs_dir = stubs,
+    .rootfs = rootfs, .lower = base, .lower_fd = base_fd, .upper = upper, .upper_fd = l.upper_fd, .work = work,
+    .work_fd = l.work_fd, .reopen_layers = true, .staging = stage, .stubs_dir = stubs,
   };
   r = nsfd_overlay_assemble (&s, &err);
   CHECK (r == 0, "assemble with a stub layer: %s", err ? nsfd_error_text (err) : "ok");
@@ -536,8 +536,8 @@ scenario_wrapper_stubs (void)
     return;
   mkdirs (stubs);
   struct nsfd_overlay_spec s = {
-    .rootfs = rootfs, .upper = upper, .work = work, .upper_check_fd = -1, .work_check_fd = -1,
-    .lower_check_fd = -1, .staging = NULL, .stubs_dir = stubs, .mount_points = mps,
+    .rootfs = rootfs, .lower_fd = -1, .upper = upper, .upper_fd = l.upper_fd, .work = work, .work_fd = l.work_fd,
+    .staging = NULL, .stubs_dir = stubs, .mount_points = mps,
     .n_mount_points = NSFD_ARRAY_SIZE (mps),
   };
   r = nsfd_overlay_assemble (&s, &err);
@@ -554,6 +554,41 @@ scenario_wrapper_stubs (void)
          "no stub in the persistent upper");
   tu_write_file (P ("%s/etc/new", rootfs), "n\n");
   CHECK (strcmp (tu_slurp (P ("%s/etc/new", upper)), "n\n") == 0, "a write next to a stub lands in upper");
+}
+
+/* A stub that cannot be made is a failure, whatever its errno: the stub
+ * layer's result was once a number whose -1 meant "no stubs needed", so an
+ * EPERM-valued or other error could start the container without stubs. */
+static void
+scenario_stub_failure (void)
+{
+  cleanup_layer struct nsfd_layer l;
+  nsfd_error_t err = NULL;
+  PATHVAR (rootfs, "%s/rootfs8", T);
+  PATHVAR (stubs, "%s/stubs8", T);
+  PATHVAR (vol, "%s/vol8", T);
+  char upper[LAYER_DIR_MAX], work[LAYER_DIR_MAX];
+  int r;
+  /* /etc is a file in this image: /etc/hosts cannot be looked up (ENOTDIR). */
+  static const struct nsfd_mount_point mps[] = { { "/proc", true }, { "/etc/hosts", false } };
+
+  printf ("# a stub that cannot be made fails the assembly\n");
+  mkdirs (rootfs);
+  tu_write_file (P ("%s/etc", rootfs), "not a directory\n");
+  if (make_layer (vol, rootfs, &l, upper, work) < 0)
+    return;
+  mkdirs (stubs);
+  struct nsfd_overlay_spec s = {
+    .rootfs = rootfs, .lower_fd = -1, .upper = upper, .upper_fd = l.upper_fd, .work = work, .work_fd = l.work_fd,
+    .staging = NULL, .stubs_dir = stubs, .mount_points = mps, .n_mount_points = NSFD_ARRAY_SIZE (mps),
+  };
+  r = nsfd_overlay_assemble (&s, &err);
+  CHECK (r < 0 && err && err->status == ENOTDIR, "assembly fails with the lookup's errno (%s)",
+         err ? nsfd_error_text (err) : "no error");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), "/etc/hosts", "  and names the mount point");
+  nsfd_error_free (&err);
+  CHECK (!is_overlay (rootfs), "  nothing mounted on the rootfs");
+  CHECK (!mounted_at (stubs), "  no stub layer left mounted");
 }
 
 static void
@@ -628,7 +663,7 @@ main (void)
 {
   static void (*scenarios[]) (void) = { test_open_checked, scenario_hook, scenario_nested_keep_out,
                                          scenario_base_lower, scenario_wrapper, scenario_stub_layer,
-                                         scenario_wrapper_stubs };
+                                         scenario_wrapper_stubs, scenario_stub_failure };
   int failed = 0;
 
   TAP_SKIP_UNLESS_ROOT ();

@@ -1,0 +1,157 @@
+/* Running the real runtime: exec'd for everything that is not ours, or run
+ * as a child (signals passed on) when we must act after it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "oci.h"
+#include "runtime.h"
+
+/* At most this much of `runtime state` output is read. */
+#define STATE_MAX 65536
+
+const char *
+runtime_real (const struct nsfd_config *cfg)
+{
+  const char *env = getenv ("NSFDSUDS_RUNTIME");
+  return env && *env ? env : cfg->runtime_path;
+}
+
+void
+runtime_exec (const char *path, char **argv)
+{
+  char *saved = argv[0];
+  argv[0] = (char *) path;
+  execv (path, argv);
+  argv[0] = saved;
+  fprintf (stderr, "nsfdsuds-runtime: cannot execute the runtime \"%s\": %s "
+           "(set runtimePath in the nsfdsuds config)\n", path, strerror (errno));
+  _exit (127);
+}
+
+static pid_t child_pid;
+
+static void
+forward (int sig)
+{
+  if (child_pid > 0)
+    kill (child_pid, sig);
+}
+
+int
+runtime_run (const char *path, char **argv)
+{
+  struct sigaction sa = { .sa_handler = forward };
+  int status;
+  pid_t r;
+
+  child_pid = fork ();
+  if (child_pid < 0)
+    return -1;
+  if (child_pid == 0)
+    {
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      runtime_exec (path, argv);
+    }
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+  sigaction (SIGQUIT, &sa, NULL);
+  do
+    r = waitpid (child_pid, &status, 0);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -1 : status;
+}
+
+int
+runtime_exit_code (int status)
+{
+  if (status < 0)
+    return 1;
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  if (WIFSIGNALED (status))
+    return 128 + WTERMSIG (status);
+  return 1;
+}
+
+static pid_t
+pid_from_file (const char *path)
+{
+  char buf[32] = { 0 };
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  pid_t pid;
+  if (fd < 0 || read (fd, buf, sizeof (buf) - 1) <= 0)
+    return 0;
+  pid = (pid_t) atoi (buf);
+  return pid > 0 ? pid : 0;
+}
+
+/* `runtime [--root R] state ID`, its stdout into buf. */
+static size_t
+read_state (const char *runtime, const struct nsfd_runtime_args *a, char *buf, size_t cap)
+{
+  int pfd[2];
+  size_t len = 0;
+  pid_t c;
+
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return 0;
+  c = fork ();
+  if (c == 0)
+    {
+      char *argv[6];
+      int n = 0;
+      dup2 (pfd[1], 1);
+      argv[n++] = (char *) runtime;
+      if (a->root)
+        {
+          argv[n++] = (char *) "--root";
+          argv[n++] = (char *) a->root;
+        }
+      argv[n++] = (char *) "state";
+      argv[n++] = (char *) a->id;
+      argv[n] = NULL;
+      execv (runtime, argv);
+      _exit (127);
+    }
+  close (pfd[1]);
+  while (c > 0 && len < cap - 1)
+    {
+      ssize_t n = read (pfd[0], buf + len, cap - 1 - len);
+      if (n <= 0)
+        break;
+      len += (size_t) n;
+    }
+  close (pfd[0]);
+  if (c > 0)
+    (void) waitpid (c, NULL, 0);
+  buf[len] = '\0';
+  return len;
+}
+
+pid_t
+runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a)
+{
+  cleanup_free char *buf = NULL;
+  struct nsfd_oci_state st = { 0 };
+  pid_t pid = a->pid_file ? pid_from_file (a->pid_file) : 0;
+  size_t len;
+
+  if (pid > 0 || (buf = malloc (STATE_MAX)) == NULL)
+    return pid;
+  len = read_state (runtime, a, buf, STATE_MAX);
+  if (len > 0 && nsfd_oci_state_parse (buf, len, &st, NULL) == 0)
+    pid = st.pid;
+  nsfd_oci_state_free (&st);
+  return pid;
+}

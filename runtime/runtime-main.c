@@ -1,0 +1,135 @@
+/* Entry point: one config read decides; `create`/`run` of an activated
+ * container gets its persistent root, `delete` of one we set up releases
+ * it, everything else is the real runtime exec'd unchanged. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fault.h"
+#include "log.h"
+#include "rundir.h"
+#include "runtime.h"
+
+static void
+report (enum nsfd_log_level level, const char *id, const char *msg)
+{
+  nsfd_log (level, id, "%s", msg);
+}
+
+/* delete ID: only containers we set up have a runtime directory; one stat
+ * decides.  After the runtime's delete succeeded, the layer is free. */
+static int
+wrapper_delete (struct nsfd_session *s, const struct nsfd_runtime_args *a, char **argv)
+{
+  cleanup_error nsfd_error_t err = NULL;
+  char p[4096];
+  struct stat st;
+  int status;
+
+  if (nsfd_policy_check_container_id (a->id, NULL) < 0
+      || nsfd_rundir_path (s->cfg.run_dir, a->id, NULL, p, sizeof (p), NULL) < 0 || lstat (p, &st) < 0)
+    runtime_exec (runtime_real (&s->cfg), argv);
+  status = runtime_run (runtime_real (&s->cfg), argv);
+  s->id = a->id;
+  if (status == 0 && nsfd_session_end (s, &err) < 0)
+    nsfd_log (NSFD_LOG_WARNING, a->id, "%s", nsfd_error_text (err));
+  return runtime_exit_code (status);
+}
+
+/* The bundle of create/run as an absolute path into buf; NULL when it cannot
+ * be told (the runtime will say why). */
+static const char *
+bundle_path (const struct nsfd_runtime_args *a, char buf[PATH_MAX])
+{
+  const char *b = a->bundle && *a->bundle ? a->bundle : ".";
+  return realpath (b, buf);
+}
+
+/* 1: activated; 0: not ours (exec the runtime); <0: our annotations are
+ * wrong.  A bundle we cannot read is not ours to judge. */
+static int
+decide (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle, nsfd_error_t *err)
+{
+  struct nsfd_oci_config oci = { 0 };
+  cleanup_close int bfd = open (bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r;
+
+  if (bfd < 0 || nsfd_oci_config_read_at (bfd, &oci, NULL) < 0)
+    {
+      nsfd_oci_config_free (&oci);
+      return 0;
+    }
+  r = nsfd_session_decide (s, a->id, &oci.annotations, err);
+  nsfd_oci_config_free (&oci);
+  return r;
+}
+
+/* create/run of an activated container: the root, then the real runtime on
+ * it; the layer is held until delete (or until a foreground run ends). */
+static int
+wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle, char **argv,
+                nsfd_error_t *err)
+{
+  int status;
+  pid_t pid;
+
+  if (nsfd_session_resolve (s, bundle, err) < 0 || runtime_prepare_root (s, err) < 0)
+    return -1;
+  nsfd_log (NSFD_LOG_INFO, a->id, "persistent root on %s (layer %s)", s->plan.rootfs, s->plan.layer.path);
+  NSFD_FAULT ("wrapper-before-exec");
+  status = runtime_run (runtime_real (&s->cfg), argv);
+  NSFD_FAULT ("wrapper-after-runtime");
+  if (status != 0 || (strcmp (a->cmd, "run") == 0 && !a->detach))
+    {
+      /* Failed, or a foreground run that has ended: the layer is free. */
+      nsfd_session_release (s);
+      return runtime_exit_code (status);
+    }
+  pid = runtime_container_pid (runtime_real (&s->cfg), a);
+  if (pid <= 0 || nsfd_session_update_pid (s, pid, err) < 0)
+    {
+      nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s",
+                s->plan.layer.path, *err ? nsfd_error_text (*err) : "no pid");
+      nsfd_error_free (err);
+    }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct nsfd_runtime_args a;
+  cleanup_session struct nsfd_session s;
+  cleanup_error nsfd_error_t err = NULL;
+  const char *config = getenv ("NSFDSUDS_CONFIG"), *bundle;
+  char bundle_buf[PATH_MAX];
+  int r;
+
+  nsfd_log_init ("nsfdsuds-runtime", NSFD_LOG_INFO, NSFD_LOG_SINK_STDERR);
+  nsfd_runtime_args_parse (argc, argv, &a);
+  if (nsfd_session_init (&s, "runtime", config && *config ? config : NULL, &err) < 0)
+    {
+      /* Without our config we cannot tell where the runtime is either. */
+      nsfd_log (NSFD_LOG_ERROR, a.id, "%s", nsfd_error_text (err));
+      return 1;
+    }
+  s.report = report;
+  if (a.cmd && a.id && strcmp (a.cmd, "delete") == 0)
+    return wrapper_delete (&s, &a, argv);
+  if (a.cmd == NULL || a.id == NULL || (strcmp (a.cmd, "create") != 0 && strcmp (a.cmd, "run") != 0)
+      || (bundle = bundle_path (&a, bundle_buf)) == NULL)
+    runtime_exec (runtime_real (&s.cfg), argv);
+  r = decide (&s, &a, bundle, &err);
+  if (r == 0)
+    runtime_exec (runtime_real (&s.cfg), argv);
+  if (r > 0 && (r = wrapper_create (&s, &a, bundle, argv, &err)) >= 0)
+    return r;
+  nsfd_log (NSFD_LOG_ERROR, a.id, "the container cannot get its persistent root: %s", nsfd_error_text (err));
+  runtime_log_for_engine (&a, "the container cannot get its persistent root", nsfd_error_text (err));
+  return 1;
+}

@@ -1,0 +1,34 @@
+/* nsfdsuds-runtime: a thin OCI runtime wrapper for runtimes that pivot into a
+ * root they opened before any hook runs (runc 1.3.6+, 1.4.3+, 1.5).  For
+ * `create`/`run` of an activated container it mounts the persistent overlay
+ * on the bundle's rootfs inside a private mount namespace (a slave of the
+ * host's) and runs the real runtime there, so the runtime builds the container
+ * on the overlay.  Everything else is exec'd unchanged.  The shared story is
+ * lib/session.c; see docs/runtime-wrapper.md. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "runtime-args.h"
+#include "session.h"
+
+/* The real runtime: NSFDSUDS_RUNTIME, else runtimePath of the config. */
+const char *runtime_real (const struct nsfd_config *cfg);
+/* execv of the real runtime with our argv, byte for byte; never returns. */
+__attribute__ ((noreturn)) void runtime_exec (const char *path, char **argv);
+/* Runs it as a child, passing signals on; returns its wait status or -1. */
+int runtime_run (const char *path, char **argv);
+/* The exit code a wait status stands for. */
+int runtime_exit_code (int status);
+/* The container's init pid after create: --pid-file, else `runtime state`. */
+pid_t runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a);
+
+/* In a new private mount namespace (a slave of the host's): opens and holds
+ * the layer, mounts the overlay on the rootfs, hides the volume, and writes
+ * <runDir>/<id>/record (runtime-prepare.c). */
+int runtime_prepare_root (struct nsfd_session *s, nsfd_error_t *err);
+
+/* Appends our error line to the engine's --log file in its format, where
+ * containerd's shim and CRI-O look for a failed create's reason. */
+void runtime_log_for_engine (const struct nsfd_runtime_args *a, const char *what, const char *msg);
