@@ -75,6 +75,13 @@ test_create (void)
   snprintf (p, sizeof (p), "%s/.nsfdsuds/default/layer.json", vpath);
   CHECK (lstat (p, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
          "layer.json is a 0600 root file");
+  CHECK (strncmp (tu_slurp (p),
+                  "{\n  \"format\": 1,\n  \"xattrs\": \"trusted\",\n  \"overlayOptions\": "
+                  "\"index=off,metacopy=off,redirect_dir=off\",\n  \"createdAt\": \"",
+                  119)
+             == 0
+         && strstr (tu_slurp (p), "\",\n  \"createdBy\": \"nsfdsuds ") && strcmp (tu_slurp (p) + strlen (tu_slurp (p)) - 4, "\"\n}\n") == 0,
+         "layer.json laid out as it has always been: %s", tu_slurp (p));
   {
     const char *text = tu_slurp (p);
     yajl_val tree = text ? yajl_tree_parse (text, NULL, 0) : NULL;
@@ -385,6 +392,10 @@ test_holder (void)
   CHECK (nsfd_layer_acquire (&a, "I-A", pa, "hook", &err) == 0, "A acquires: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   text = holder_text (&a);
+  CHECK (text && strncmp (text, "{\n  \"container\": \"I-A\",\n  \"bootId\": \"", 37) == 0
+             && strstr (text, "\",\n  \"pid\": ") && strstr (text, ",\n  \"pidStartTime\": ")
+             && strstr (text, ",\n  \"mode\": \"hook\",\n  \"since\": \"") && strcmp (text + strlen (text) - 4, "\"\n}\n") == 0,
+         "holder.json laid out as it has always been: %s", text ? text : "");
   CHECK_STR_CONTAINS (text, "\"container\": \"I-A\"", "holder.json names A");
   {
     char want[64];
