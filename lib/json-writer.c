@@ -226,6 +226,34 @@ nsfd_jw_object_end (struct nsfd_jw *w)
   put (w, "}", 1);
 }
 
+void
+nsfd_jw_member_string (struct nsfd_jw *w, const char *key, const char *s)
+{
+  nsfd_jw_key (w, key);
+  nsfd_jw_string (w, s);
+}
+
+void
+nsfd_jw_member_int (struct nsfd_jw *w, const char *key, long long v)
+{
+  nsfd_jw_key (w, key);
+  nsfd_jw_int (w, v);
+}
+
+void
+nsfd_jw_member_uint (struct nsfd_jw *w, const char *key, unsigned long long v)
+{
+  nsfd_jw_key (w, key);
+  nsfd_jw_uint (w, v);
+}
+
+void
+nsfd_jw_member_bool (struct nsfd_jw *w, const char *key, bool v)
+{
+  nsfd_jw_key (w, key);
+  nsfd_jw_bool (w, v);
+}
+
 int
 nsfd_jw_finish (struct nsfd_jw *w, const char *doc, size_t *len, nsfd_error_t *err)
 {

@@ -112,6 +112,11 @@ void nsfd_jw_int (struct nsfd_jw *w, long long v);
 void nsfd_jw_uint (struct nsfd_jw *w, unsigned long long v);
 void nsfd_jw_bool (struct nsfd_jw *w, bool v);
 void nsfd_jw_object_end (struct nsfd_jw *w);
+/* A key and its value in one call. */
+void nsfd_jw_member_string (struct nsfd_jw *w, const char *key, const char *s);
+void nsfd_jw_member_int (struct nsfd_jw *w, const char *key, long long v);
+void nsfd_jw_member_uint (struct nsfd_jw *w, const char *key, unsigned long long v);
+void nsfd_jw_member_bool (struct nsfd_jw *w, const char *key, bool v);
 /* Ends the document with a newline.  0 and *len (the bytes in buf, which is
  * NUL-terminated) when every call succeeded and every object is closed;
  * otherwise an error naming doc. */

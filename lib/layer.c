@@ -48,44 +48,47 @@ now_iso (char buf[32])
   strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Ends the document and saves it as name in dirfd (0600); durable: with
+ * fsync, for layer.json which must survive a crash. */
+static int
+save_json (int dirfd, const char *name, struct nsfd_jw *w, bool durable, nsfd_error_t *err)
+{
+  size_t len;
+
+  if (nsfd_jw_finish (w, name, &len, err) < 0)
+    return -1;
+  if (durable)
+    return nsfd_write_file_atomic (dirfd, name, w->buf, len, 0600, err);
+  return nsfd_write_file_replace (dirfd, name, w->buf, len, 0600, err);
+}
+
 /* layer.json.  created_at NULL: now.  lower_id/previous may be NULL. */
 static int
 write_meta_full (int dirfd, const char *created_at, const char *lower_id, const char *previous,
                  nsfd_error_t *err)
 {
-  char buf[1024], now[32];
+  char buf[4096], when[32], now[32];
   struct nsfd_jw w;
-  size_t len;
 
   now_iso (now);
+  /* As before: a createdAt is a timestamp, cut to its size. */
+  snprintf (when, sizeof (when), "%s", created_at ? created_at : now);
   nsfd_jw_init (&w, buf, sizeof (buf), true);
   nsfd_jw_object_begin (&w);
-  nsfd_jw_key (&w, "format");
-  nsfd_jw_int (&w, NSFD_LAYER_FORMAT);
-  nsfd_jw_key (&w, "xattrs");
-  nsfd_jw_string (&w, "trusted");
-  nsfd_jw_key (&w, "overlayOptions");
-  nsfd_jw_string (&w, NSFD_LAYER_OVERLAY_OPTIONS);
-  nsfd_jw_key (&w, "createdAt");
-  nsfd_jw_string (&w, created_at ? created_at : now);
-  nsfd_jw_key (&w, "createdBy");
-  nsfd_jw_string (&w, "nsfdsuds " NSFD_VERSION);
+  nsfd_jw_member_int (&w, "format", NSFD_LAYER_FORMAT);
+  nsfd_jw_member_string (&w, "xattrs", "trusted");
+  nsfd_jw_member_string (&w, "overlayOptions", NSFD_LAYER_OVERLAY_OPTIONS);
+  nsfd_jw_member_string (&w, "createdAt", when);
+  nsfd_jw_member_string (&w, "createdBy", "nsfdsuds " NSFD_VERSION);
   if (lower_id)
-    {
-      nsfd_jw_key (&w, "lowerId");
-      nsfd_jw_string (&w, lower_id);
-    }
+    nsfd_jw_member_string (&w, "lowerId", lower_id);
   if (previous)
     {
-      nsfd_jw_key (&w, "previousLowerId");
-      nsfd_jw_string (&w, previous);
-      nsfd_jw_key (&w, "lowerChangedAt");
-      nsfd_jw_string (&w, now);
+      nsfd_jw_member_string (&w, "previousLowerId", previous);
+      nsfd_jw_member_string (&w, "lowerChangedAt", now);
     }
   nsfd_jw_object_end (&w);
-  if (nsfd_jw_finish (&w, NSFD_LAYER_META, &len, err) < 0)
-    return -1;
-  return nsfd_write_file_atomic (dirfd, NSFD_LAYER_META, buf, len, 0600, err);
+  return save_json (dirfd, NSFD_LAYER_META, &w, true, err);
 }
 
 static int
@@ -315,7 +318,6 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
   char buf[8192], boot[64], when[32];
   unsigned long long start = 0;
   struct nsfd_jw w;
-  size_t len;
 
   if (nsfd_boot_id (boot) < 0)
     return nsfd_make_error (err, errno, "reading the boot id");
@@ -324,22 +326,14 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
   now_iso (when);
   nsfd_jw_init (&w, buf, sizeof (buf), true);
   nsfd_jw_object_begin (&w);
-  nsfd_jw_key (&w, "container");
-  nsfd_jw_string (&w, container_id);
-  nsfd_jw_key (&w, "bootId");
-  nsfd_jw_string (&w, boot);
-  nsfd_jw_key (&w, "pid");
-  nsfd_jw_int (&w, pid);
-  nsfd_jw_key (&w, "pidStartTime");
-  nsfd_jw_uint (&w, start);
-  nsfd_jw_key (&w, "mode");
-  nsfd_jw_string (&w, mode);
-  nsfd_jw_key (&w, "since");
-  nsfd_jw_string (&w, when);
+  nsfd_jw_member_string (&w, "container", container_id);
+  nsfd_jw_member_string (&w, "bootId", boot);
+  nsfd_jw_member_int (&w, "pid", pid);
+  nsfd_jw_member_uint (&w, "pidStartTime", start);
+  nsfd_jw_member_string (&w, "mode", mode);
+  nsfd_jw_member_string (&w, "since", when);
   nsfd_jw_object_end (&w);
-  if (nsfd_jw_finish (&w, NSFD_LAYER_HOLDER, &len, err) < 0)
-    return -1;
-  return nsfd_write_file_replace (dir_fd, NSFD_LAYER_HOLDER, buf, len, 0600, err);
+  return save_json (dir_fd, NSFD_LAYER_HOLDER, &w, false, err);
 }
 
 static int

@@ -110,14 +110,10 @@ nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err
 
   nsfd_jw_init (&w, buf, sizeof (buf), false);
   nsfd_jw_object_begin (&w);
-  nsfd_jw_key (&w, "layer");
-  nsfd_jw_string (&w, r->layer_path);
-  nsfd_jw_key (&w, "mounterPid");
-  nsfd_jw_int (&w, r->mounter_pid);
-  nsfd_jw_key (&w, "mounterStartTime");
-  nsfd_jw_uint (&w, r->mounter_start);
-  nsfd_jw_key (&w, "wrapper");
-  nsfd_jw_bool (&w, r->by_wrapper);
+  nsfd_jw_member_string (&w, "layer", r->layer_path);
+  nsfd_jw_member_int (&w, "mounterPid", r->mounter_pid);
+  nsfd_jw_member_uint (&w, "mounterStartTime", r->mounter_start);
+  nsfd_jw_member_bool (&w, "wrapper", r->by_wrapper);
   nsfd_jw_object_end (&w);
   if (nsfd_jw_finish (&w, NSFD_RUNDIR_RECORD, &len, NULL) < 0)
     return nsfd_make_error (err, ENAMETOOLONG, "runtime record for layer \"%s\" is too long", r->layer_path);

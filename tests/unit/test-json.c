@@ -149,18 +149,16 @@ test_writer_format (void)
 
   nsfd_jw_init (&w, buf, sizeof (buf), false);
   nsfd_jw_object_begin (&w);
-  nsfd_jw_key (&w, "layer");
-  nsfd_jw_string (&w, "/v/l");
-  nsfd_jw_key (&w, "pid");
-  nsfd_jw_int (&w, -5);
+  nsfd_jw_member_string (&w, "layer", "/v/l");
+  nsfd_jw_member_int (&w, "pid", -5);
   nsfd_jw_key (&w, "in");
   nsfd_jw_object_begin (&w);
   nsfd_jw_object_end (&w);
-  nsfd_jw_key (&w, "wrapper");
-  nsfd_jw_bool (&w, false);
+  nsfd_jw_member_uint (&w, "start", 7);
+  nsfd_jw_member_bool (&w, "wrapper", false);
   nsfd_jw_object_end (&w);
   CHECK (nsfd_jw_finish (&w, "doc", &len, NULL) == 0
-             && strcmp (buf, "{\"layer\":\"/v/l\",\"pid\":-5,\"in\":{},\"wrapper\":false}\n") == 0,
+             && strcmp (buf, "{\"layer\":\"/v/l\",\"pid\":-5,\"in\":{},\"start\":7,\"wrapper\":false}\n") == 0,
          "compact: the layout of the runtime record: %s", buf);
 }
 
