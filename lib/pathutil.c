@@ -105,13 +105,110 @@ walk_step (int *cur, int next)
   *cur = next;
 }
 
+/* "..": in_root it stops at root, otherwise it escapes (EXDEV). */
+static int
+walk_up (int *cur, int root, bool in_root)
+{
+  int same, up;
+
+  if (!in_root)
+    {
+      errno = EXDEV;
+      return -1;
+    }
+  same = same_dir (*cur, root);
+  if (same != 0)
+    return same < 0 ? -1 : 0; /* ".." at the root stays there */
+  up = openat (*cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (up < 0)
+    return -1;
+  walk_step (cur, up);
+  return 0;
+}
+
+/* The symlink c in *cur, in_root: its target followed by the rest *p
+ * becomes the path still to walk (*buf, *p); an absolute target starts again
+ * at root. */
+static int
+walk_link (int *cur, int root, const char *c, char **buf, char **p)
+{
+  char target[PATH_MAX];
+  ssize_t n;
+  char *joined;
+
+  n = readlinkat (*cur, c, target, sizeof (target) - 1);
+  if (n < 0)
+    return -1;
+  target[n] = '\0';
+  if (asprintf (&joined, "%s/%s", target, *p) < 0)
+    return -1;
+  free (*buf);
+  *buf = *p = joined;
+  if (target[0] == '/')
+    {
+      int r = fcntl (root, F_DUPFD_CLOEXEC, 0);
+      if (r < 0)
+        return -1;
+      walk_step (cur, r);
+    }
+  return 0;
+}
+
+/* The last component, not a symlink when it was looked at. */
+static int
+walk_open_last (int cur, const char *c, int flags, mode_t mode)
+{
+  struct stat st;
+  int fd = openat (cur, c, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+
+  /* O_PATH|O_NOFOLLOW opens a symlink itself: one swapped in since the
+   * fstatat is still a symlink in the way. */
+  if (fd >= 0 && (flags & O_PATH) && fstat (fd, &st) == 0 && S_ISLNK (st.st_mode))
+    {
+      nsfd_closep (&fd);
+      errno = ELOOP;
+    }
+  return fd;
+}
+
+/* Descends into directory c. */
+static int
+walk_into (int *cur, const char *c)
+{
+  struct stat st;
+  int fd = openat (*cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      if (errno == ENOTDIR && fstatat (*cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+        errno = ELOOP;
+      return -1;
+    }
+  walk_step (cur, fd);
+  return 0;
+}
+
+/* The next component of *p (NUL-terminated in place), *p moved past it. */
+static char *
+walk_next (char **p)
+{
+  char *c = *p, *next = strchr (c, '/');
+
+  if (next)
+    *next++ = '\0';
+  *p = next ? next : c + strlen (c);
+  while (**p == '/')
+    (*p)++;
+  return c;
+}
+
 int
 nsfd_openat_walk (int dirfd, const char *rel, int flags, mode_t mode, bool in_root)
 {
   cleanup_close int root = -1, cur = -1;
   cleanup_free char *buf = NULL;
-  char *p, *next;
-  int links = 0, fd;
+  char *p;
+  int links = 0;
 
   if (rel == NULL)
     rel = "";
@@ -136,96 +233,39 @@ nsfd_openat_walk (int dirfd, const char *rel, int flags, mode_t mode, bool in_ro
     {
       struct stat st;
       char *c;
+      int r;
 
       while (*p == '/')
         p++;
       if (*p == '\0')
         return openat (cur, ".", flags | O_CLOEXEC, mode);
-      c = p;
-      next = strchr (p, '/');
-      if (next)
-        *next++ = '\0';
-      p = next ? next : c + strlen (c);
-      while (*p == '/')
-        p++;
+      c = walk_next (&p);
       if (strcmp (c, ".") == 0)
         continue;
       if (strcmp (c, "..") == 0)
-        {
-          int same, up;
-          if (!in_root)
-            {
-              errno = EXDEV;
-              return -1;
-            }
-          same = same_dir (cur, root);
-          if (same != 0)
-            {
-              if (same < 0)
-                return -1;
-              continue; /* ".." at the root stays there */
-            }
-          up = openat (cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-          if (up < 0)
-            return -1;
-          walk_step (&cur, up);
-          continue;
-        }
-      if (fstatat (cur, c, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        r = walk_up (&cur, root, in_root);
+      else if (fstatat (cur, c, &st, AT_SYMLINK_NOFOLLOW) < 0)
         {
           /* A missing last component may be created. */
           if (errno == ENOENT && *p == '\0' && (flags & O_CREAT))
             return openat (cur, c, flags | O_NOFOLLOW | O_CLOEXEC, mode);
           return -1;
         }
-      if (S_ISLNK (st.st_mode))
+      else if (S_ISLNK (st.st_mode))
         {
-          char target[PATH_MAX];
-          ssize_t n;
-          char *joined;
-
           if (!in_root || ++links > WALK_MAX_LINKS)
             {
               errno = ELOOP;
               return -1;
             }
-          n = readlinkat (cur, c, target, sizeof (target) - 1);
-          if (n < 0)
-            return -1;
-          target[n] = '\0';
-          if (asprintf (&joined, "%s/%s", target, p) < 0)
-            return -1;
-          free (buf);
-          buf = p = joined;
-          if (target[0] == '/')
-            {
-              int r = fcntl (root, F_DUPFD_CLOEXEC, 0);
-              if (r < 0)
-                return -1;
-              walk_step (&cur, r);
-            }
-          continue;
+          r = walk_link (&cur, root, c, &buf, &p);
         }
-      if (*p == '\0')
-        {
-          fd = openat (cur, c, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-          /* O_PATH|O_NOFOLLOW opens a symlink itself: one swapped in
-           * since the fstatat is still a symlink in the way. */
-          if (fd >= 0 && (flags & O_PATH) && fstat (fd, &st) == 0 && S_ISLNK (st.st_mode))
-            {
-              nsfd_closep (&fd);
-              errno = ELOOP;
-            }
-          return fd;
-        }
-      fd = openat (cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0)
-        {
-          if (errno == ENOTDIR && fstatat (cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-            errno = ELOOP;
-          return -1;
-        }
-      walk_step (&cur, fd);
+      else if (*p == '\0')
+        return walk_open_last (cur, c, flags, mode);
+      else
+        r = walk_into (&cur, c);
+      if (r < 0)
+        return -1;
     }
 }
 

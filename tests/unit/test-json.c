@@ -143,7 +143,9 @@ test_writer_format (void)
   nsfd_jw_uint (&w, ULLONG_MAX);
   nsfd_jw_object_end (&w);
   CHECK (nsfd_jw_finish (&w, "doc", &len, NULL) == 0
-             && strcmp (buf, "{\n  \"format\": 1,\n  \"xattrs\": \"trusted\",\n  \"start\": 18446744073709551615\n}\n") == 0
+             && strcmp (buf, "{\n  \"format\": 1,\n  \"xattrs\": \"trusted\",\n"
+                             "  \"start\": 18446744073709551615\n}\n")
+                    == 0
              && len == strlen (buf),
          "pretty: the layout layer.json has always had");
 

@@ -80,7 +80,8 @@ test_create (void)
                   "\"index=off,metacopy=off,redirect_dir=off\",\n  \"createdAt\": \"",
                   119)
              == 0
-         && strstr (tu_slurp (p), "\",\n  \"createdBy\": \"nsfdsuds ") && strcmp (tu_slurp (p) + strlen (tu_slurp (p)) - 4, "\"\n}\n") == 0,
+             && strstr (tu_slurp (p), "\",\n  \"createdBy\": \"nsfdsuds ")
+             && strcmp (tu_slurp (p) + strlen (tu_slurp (p)) - 4, "\"\n}\n") == 0,
          "layer.json laid out as it has always been: %s", tu_slurp (p));
   {
     const char *text = tu_slurp (p);
@@ -394,7 +395,8 @@ test_holder (void)
   text = holder_text (&a);
   CHECK (text && strncmp (text, "{\n  \"container\": \"I-A\",\n  \"bootId\": \"", 37) == 0
              && strstr (text, "\",\n  \"pid\": ") && strstr (text, ",\n  \"pidStartTime\": ")
-             && strstr (text, ",\n  \"mode\": \"hook\",\n  \"since\": \"") && strcmp (text + strlen (text) - 4, "\"\n}\n") == 0,
+             && strstr (text, ",\n  \"mode\": \"hook\",\n  \"since\": \"")
+             && strcmp (text + strlen (text) - 4, "\"\n}\n") == 0,
          "holder.json laid out as it has always been: %s", text ? text : "");
   CHECK_STR_CONTAINS (text, "\"container\": \"I-A\"", "holder.json names A");
   {

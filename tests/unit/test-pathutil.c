@@ -113,14 +113,15 @@ test_openat2 (int root, bool fallback)
   nsfd_openat2_force_fallback (fallback);
   CHECK (same_file (root, "d/f", "d/f", beneath), "%s: beneath, a plain path opens", how);
   CHECK (open_errno (root, "ln/f", O_RDONLY, beneath) == ELOOP, "%s: beneath, a symlink is ELOOP", how);
-  CHECK (open_errno (root, "d/../../f", O_RDONLY, beneath) == EXDEV, "%s: beneath, \"..\" out of the tree is EXDEV", how);
+  CHECK (open_errno (root, "d/../../f", O_RDONLY, beneath) == EXDEV, "%s: beneath, \"..\" out of the tree is EXDEV",
+         how);
   CHECK (open_errno (root, "/etc/passwd", O_RDONLY, beneath) == EXDEV, "%s: beneath, absolute is EXDEV", how);
   CHECK (open_errno (root, "missing", O_RDONLY, beneath) == ENOENT, "%s: a missing file is ENOENT", how);
   CHECK (same_file (root, "ln/abs", "f", RESOLVE_IN_ROOT), "%s: in root, an absolute symlink stays inside", how);
   CHECK (same_file (root, "d/esc", "f", RESOLVE_IN_ROOT), "%s: in root, \"..\" stops at the root", how);
   fd = nsfd_openat2 (root, "d/new", O_WRONLY | O_CREAT | O_EXCL, 0640, beneath);
-  CHECK (fd >= 0 && fstat (fd, &st) == 0 && (st.st_mode & 0777) == (0640 & ~mask), "%s: O_CREAT makes the file with its mode",
-         how);
+  CHECK (fd >= 0 && fstat (fd, &st) == 0 && (st.st_mode & 0777) == (0640 & ~mask),
+         "%s: O_CREAT makes the file with its mode", how);
   flags = fd >= 0 ? fcntl (fd, F_GETFD) : 0;
   CHECK (fd >= 0 && (flags & FD_CLOEXEC), "%s: the fd is close-on-exec", how);
   if (fd >= 0)
