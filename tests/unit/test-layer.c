@@ -473,6 +473,15 @@ test_holder (void)
   write_holder (&a, "I-C", boot, 0, 0);
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "pid 0 is stale");
   nsfd_error_free (&err);
+  {
+    struct nsfd_holder h;
+    tu_write_file (hp, "/* c */ {\"container\": \"I-C\"}");
+    CHECK (nsfd_layer_read_holder (b.dir_fd, &h, NULL) == 2, "a record with a comment is unreadable (2)");
+    tu_write_file (hp, "{\"container\": \"I-C\", \"pid\": 1.5, \"mode\": 7, \"since\": \"s\"}");
+    CHECK (nsfd_layer_read_holder (b.dir_fd, &h, NULL) == 1 && strcmp (h.container, "I-C") == 0 && h.pid == 0
+               && h.mode[0] == '\0' && strcmp (h.since, "s") == 0,
+           "fields of the wrong type are left empty, the others read");
+  }
   tu_write_file (hp, "not json {");
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "unreadable record is stale");
   nsfd_error_free (&err);
