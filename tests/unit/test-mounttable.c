@@ -126,7 +126,8 @@ static int
 tmpfs_at (const char *base, const char *rel, unsigned long flags)
 {
   char p[256];
-  snprintf (p, sizeof (p), "%s%s", base, rel);
+  if ((size_t) snprintf (p, sizeof (p), "%s%s", base, rel) >= sizeof (p))
+    return -1;
   mkdir (p, 0755);
   if (mount ("I-tmpfs", p, "tmpfs", flags, "size=1m") < 0)
     {

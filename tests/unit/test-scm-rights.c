@@ -36,7 +36,7 @@ close_fds (int *fds, size_t n)
 static int
 send_copies (const char *data, size_t len, int fd, size_t n)
 {
-  int fds[NSFD_SCM_MAX_FDS];
+  int fds[NSFD_SCM_MAX_FDS] = { 0 };
   nsfd_error_t err = NULL;
   int r;
 
