@@ -29,6 +29,7 @@
 #include "plan.h"
 #include "rundir.h"
 #include "runtime-detect.h"
+#include "scm-rights.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -89,28 +90,7 @@ static void
 close_peer (int sock)
 {
   (void) shutdown (sock, SHUT_RD);
-  for (int i = 0; i < 8; i++)
-    {
-      union
-      {
-        char buf[CMSG_SPACE (sizeof (int) * 16)];
-        struct cmsghdr align;
-      } control;
-      char data[NSFD_HS_MAX_MSG];
-      struct iovec iov = { .iov_base = data, .iov_len = sizeof (data) };
-      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                           .msg_controllen = sizeof (control.buf) };
-      if (recvmsg (sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-        break;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-          for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN (0)) / sizeof (int); k++)
-            {
-              int fd;
-              memcpy (&fd, CMSG_DATA (c) + k * sizeof (int), sizeof (int));
-              (void) close (fd);
-            }
-    }
+  (void) nsfd_scm_drain (sock);
   (void) close (sock);
 }
 

@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "oci.h"
+#include "pathutil.h"
 
 #define DOC "config"
 #define MAX_PATH_LEN 4096
@@ -394,14 +395,21 @@ nsfd_config_volume_allowed (const struct nsfd_config *c, const char *host_path)
   clean = nsfd_oci_path_clean (host_path);
   if (clean == NULL)
     return 0;
-  host_path = clean;
+  return nsfd_config_allowed_prefix (c, clean) != NULL;
+}
+
+const char *
+nsfd_config_allowed_prefix (const struct nsfd_config *c, const char *host_path)
+{
+  const char *best = NULL;
+
+  if (c == NULL || host_path == NULL)
+    return NULL;
   for (size_t i = 0; i < c->n_allowed_volume_prefixes; i++)
     {
       const char *p = c->allowed_volume_prefixes[i];
-      size_t plen = strlen (p);
-      /* Component-wise: "/a/b" covers "/a/b" and "/a/b/c", not "/a/bc". */
-      if (strncmp (host_path, p, plen) == 0 && (host_path[plen] == '\0' || host_path[plen] == '/'))
-        return 1;
+      if (nsfd_path_is_beneath (host_path, p) && (best == NULL || strlen (best) < strlen (p)))
+        best = p;
     }
-  return 0;
+  return best;
 }

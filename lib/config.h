@@ -35,3 +35,6 @@ void nsfd_config_free (struct nsfd_config *c);
 /* 1 when host_path (absolute, normalised) is equal to or beneath one of the
  * allowed prefixes, component-wise ("/a/b" does not allow "/a/bc"). */
 int nsfd_config_volume_allowed (const struct nsfd_config *c, const char *host_path);
+/* The longest allowed prefix host_path lies beneath (component-wise, see
+ * nsfd_path_after_prefix), or NULL.  host_path must already be canonical. */
+const char *nsfd_config_allowed_prefix (const struct nsfd_config *c, const char *host_path);

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "scm-rights.h"
+
+_Static_assert (NSFD_HS_MAX_FDS + 1 <= NSFD_SCM_MAX_FDS, "the handshake's fds fit one SCM_RIGHTS message");
 
 static int64_t
 now_ms (void)
@@ -165,129 +168,41 @@ nsfd_hs_send (int sock, const struct nsfd_hs_msg *m, nsfd_error_t *err)
 {
   uint8_t buf[NSFD_HS_MAX_MSG];
   int fds[NSFD_HS_MAX_FDS];
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int) * NSFD_HS_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
   size_t len = 0, nfds = 0;
-  struct iovec iov;
-  struct msghdr mh = { 0 };
-  ssize_t n;
   int r;
 
   r = nsfd_hs_encode (m, buf, sizeof (buf), &len, fds, &nfds, err);
   if (r < 0)
     return r;
-  iov.iov_base = buf;
-  iov.iov_len = len;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (nfds > 0)
-    {
-      struct cmsghdr *c;
-
-      memset (&control, 0, sizeof (control));
-      mh.msg_control = control.buf;
-      mh.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
-      c = CMSG_FIRSTHDR (&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
-      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
-    }
-  do
-    n = sendmsg (sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return nsfd_make_error (err, errno, "sending a handshake message");
-  if ((size_t) n != len)
-    return nsfd_make_error (err, EPROTO, "short send (%zd of %zu bytes)", n, len);
+  if (nsfd_scm_send (sock, buf, len, fds, nfds, 0, err) < 0)
+    return nsfd_error_wrap (err, "sending a handshake message");
   return 0;
-}
-
-/* Collects the SCM_RIGHTS fds of a received message; anything else in the
- * control data is refused (the fds are still collected so they get closed). */
-static int
-collect_fds (struct msghdr *mh, int *fds, size_t cap, size_t *n, nsfd_error_t *err)
-{
-  int r = 0;
-
-  *n = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (mh); c; c = CMSG_NXTHDR (mh, c))
-    {
-      size_t count;
-
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-        {
-          if (r == 0)
-            r = nsfd_make_error (err, EBADMSG, "unexpected control message (level %d, type %d)",
-                                 c->cmsg_level, c->cmsg_type);
-          continue;
-        }
-      count = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-      for (size_t k = 0; k < count; k++)
-        {
-          int fd;
-          memcpy (&fd, CMSG_DATA (c) + k * sizeof (int), sizeof (int));
-          if (*n < cap)
-            fds[(*n)++] = fd;
-          else
-            {
-              (void) close (fd);
-              if (r == 0)
-                r = nsfd_make_error (err, EBADMSG, "more than %zu fds received", cap);
-            }
-        }
-    }
-  return r;
 }
 
 int
 nsfd_hs_recv (int sock, unsigned timeout_ms, struct nsfd_hs_msg *out, nsfd_error_t *err)
 {
   uint8_t buf[NSFD_HS_MAX_MSG];
-  /* Room for one more fd than allowed so an excess shows as a count, and
-   * MSG_CTRUNC catches anything beyond. */
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int) * (NSFD_HS_MAX_FDS + 1))];
-    struct cmsghdr align;
-  } control;
+  /* Room for one more fd than allowed so that an excess shows as a count
+   * the decoder names; the kernel cuts anything beyond (MSG_CTRUNC). */
   int fds[NSFD_HS_MAX_FDS + 1];
-  size_t nfds = 0;
-  struct iovec iov = { .iov_base = buf, .iov_len = sizeof (buf) };
-  struct msghdr mh = { 0 };
-  ssize_t n;
+  size_t n = 0, nfds = 0;
   int r;
 
   nsfd_hs_msg_init (out);
   r = nsfd_hs_wait (sock, POLLIN, timeout_ms, err);
   if (r < 0)
     return nsfd_error_wrap (err, "waiting for a handshake message");
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.buf;
-  mh.msg_controllen = sizeof (control.buf);
-  do
-    n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return nsfd_make_error (err, errno, "receiving a handshake message");
-
-  r = collect_fds (&mh, fds, NSFD_ARRAY_SIZE (fds), &nfds, err);
-  if (r == 0 && (mh.msg_flags & MSG_CTRUNC))
-    r = nsfd_make_error (err, EBADMSG, "control data truncated (too many fds)");
-  if (r == 0 && (mh.msg_flags & MSG_TRUNC))
-    r = nsfd_make_error (err, EMSGSIZE, "message larger than %d bytes", NSFD_HS_MAX_MSG);
-  if (r == 0 && n == 0)
-    r = nsfd_make_error (err, EPIPE, "the peer closed the connection");
+  /* Its messages are the handshake's own: the peer is told them as they are. */
+  r = nsfd_scm_recv (sock, buf, sizeof (buf), &n, fds, NSFD_ARRAY_SIZE (fds), &nfds, MSG_DONTWAIT, err);
   if (r < 0)
+    return r;
+  if (n == 0)
     {
       for (size_t k = 0; k < nfds; k++)
         (void) close (fds[k]);
-      return r;
+      return nsfd_make_error (err, EPIPE, "the peer closed the connection");
     }
   /* decode owns the fds from here, on every path. */
-  return nsfd_hs_decode (buf, (size_t) n, fds, nfds, out, err);
+  return nsfd_hs_decode (buf, n, fds, nfds, out, err);
 }

@@ -9,10 +9,11 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
+#include "json.h"
 #include "lowerid.h"
+#include "procfs.h"
 #include "safepath.h"
 
 #define META_MAX (64 * 1024)
@@ -40,23 +41,6 @@ nsfd_layer_close (struct nsfd_layer *l)
 }
 
 static void
-yajl_tree_freep (yajl_val *v)
-{
-  if (*v)
-    yajl_tree_free (*v);
-}
-#define cleanup_yajl __attribute__ ((cleanup (yajl_tree_freep)))
-
-/* yajl_tree_get with a type already checks the type; this keeps the
- * compiler sure the string is not NULL. */
-static const char *
-json_str (yajl_val v)
-{
-  const char *s = v ? YAJL_GET_STRING (v) : NULL;
-  return s ? s : "";
-}
-
-static void
 now_iso (char buf[32])
 {
   time_t t = time (NULL);
@@ -65,26 +49,18 @@ now_iso (char buf[32])
   strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* JSON string escaping for the few strings we write (ids are validated, but
- * escape anyway). */
-static void
-json_escape (const char *in, char *out, size_t cap)
+/* Ends the document and saves it as name in dirfd (0600); durable: with
+ * fsync, for layer.json which must survive a crash. */
+static int
+save_json (int dirfd, const char *name, struct nsfd_jw *w, bool durable, nsfd_error_t *err)
 {
-  size_t o = 0;
-  for (; *in && o + 7 < cap; in++)
-    {
-      unsigned char c = (unsigned char) *in;
-      if (c == '"' || c == '\\')
-        {
-          out[o++] = '\\';
-          out[o++] = (char) c;
-        }
-      else if (c < 0x20)
-        o += (size_t) snprintf (out + o, cap - o, "\\u%04x", c);
-      else
-        out[o++] = (char) c;
-    }
-  out[o] = '\0';
+  size_t len;
+
+  if (nsfd_jw_finish (w, name, &len, err) < 0)
+    return -1;
+  if (durable)
+    return nsfd_write_file_atomic (dirfd, name, w->buf, len, 0600, err);
+  return nsfd_write_file_replace (dirfd, name, w->buf, len, 0600, err);
 }
 
 /* layer.json.  created_at NULL: now.  lower_id/previous may be NULL. */
@@ -92,24 +68,31 @@ static int
 write_meta_full (int dirfd, const char *created_at, const char *lower_id, const char *previous,
                  nsfd_error_t *err)
 {
-  char buf[1024], when[32], now[32];
-  int n;
+  char buf[4096], when[32], now[32];
+  struct nsfd_jw w;
 
   now_iso (now);
+  /* As before: a createdAt is a timestamp, cut to its size. */
   snprintf (when, sizeof (when), "%s", created_at ? created_at : now);
-  n = snprintf (buf, sizeof (buf),
-                "{\n  \"format\": %d,\n  \"xattrs\": \"trusted\",\n"
-                "  \"overlayOptions\": \"%s\",\n  \"createdAt\": \"%s\",\n"
-                "  \"createdBy\": \"nsfdsuds %s\"",
-                NSFD_LAYER_FORMAT, NSFD_LAYER_OVERLAY_OPTIONS, when, NSFD_VERSION);
+  nsfd_jw_init (&w, buf, sizeof (buf), true);
+  nsfd_jw_object_begin (&w);
+  nsfd_jw_member_int (&w, "format", NSFD_LAYER_FORMAT);
+  nsfd_jw_member_string (&w, "xattrs", "trusted");
+  nsfd_jw_member_string (&w, "overlayOptions", NSFD_LAYER_OVERLAY_OPTIONS);
+  nsfd_jw_member_string (&w, "createdAt", when);
+  nsfd_jw_member_string (&w, "createdBy", "nsfdsuds " NSFD_VERSION);
   if (lower_id)
-    n += snprintf (buf + n, sizeof (buf) - (size_t) n, ",\n  \"lowerId\": \"%s\",\n  \"lowerIdScheme\": %d", lower_id,
-                   NSFD_LOWERID_SCHEME);
+    {
+      nsfd_jw_member_string (&w, "lowerId", lower_id);
+      nsfd_jw_member_int (&w, "lowerIdScheme", NSFD_LOWERID_SCHEME);
+    }
   if (previous)
-    n += snprintf (buf + n, sizeof (buf) - (size_t) n,
-                   ",\n  \"previousLowerId\": \"%s\",\n  \"lowerChangedAt\": \"%s\"", previous, now);
-  n += snprintf (buf + n, sizeof (buf) - (size_t) n, "\n}\n");
-  return nsfd_write_file_atomic (dirfd, NSFD_LAYER_META, buf, (size_t) n, 0600, err);
+    {
+      nsfd_jw_member_string (&w, "previousLowerId", previous);
+      nsfd_jw_member_string (&w, "lowerChangedAt", now);
+    }
+  nsfd_jw_object_end (&w);
+  return save_json (dirfd, NSFD_LAYER_META, &w, true, err);
 }
 
 static int
@@ -118,48 +101,45 @@ write_meta (int dirfd, nsfd_error_t *err)
   return write_meta_full (dirfd, NULL, NULL, NULL, err);
 }
 
+/* A copy of the string member name, or NULL when there is none. */
+static char *
+dup_member (const struct nsfd_json *obj, const char *name)
+{
+  const struct nsfd_json *v = nsfd_json_get (obj, name, NSFD_JSON_STRING);
+  return v ? strdup (v->text) : NULL;
+}
+
 static int
 check_meta (struct nsfd_layer *l, nsfd_error_t *err)
 {
   cleanup_free char *buf = NULL;
-  cleanup_yajl yajl_val tree = NULL;
-  char ebuf[256];
+  cleanup_json struct nsfd_json *tree = NULL;
+  const struct nsfd_json *v;
+  long long format;
   size_t len;
-  yajl_val v;
-  const char *fmt_path[] = { "format", NULL };
-  const char *x_path[] = { "xattrs", NULL };
-  const char *lower_path[] = { "lowerId", NULL };
-  const char *created_path[] = { "createdAt", NULL };
-  const char *scheme_path[] = { "lowerIdScheme", NULL };
+  long long scheme;
 
   if (nsfd_read_file_at (l->dir_fd, NSFD_LAYER_META, META_MAX, &buf, &len, err) < 0)
     return nsfd_error_wrap (err, "layer metadata in \"%s\"", l->path);
-  tree = yajl_tree_parse (buf, ebuf, sizeof (ebuf));
-  if (tree == NULL || !YAJL_IS_OBJECT (tree))
+  if (nsfd_json_parse (NSFD_LAYER_META, buf, len, &tree, NULL) < 0 || tree->type != NSFD_JSON_OBJECT)
     return nsfd_make_error (err, EINVAL, "layer metadata \"%s/%s\" is not a JSON object", l->path,
                             NSFD_LAYER_META);
-  v = yajl_tree_get (tree, fmt_path, yajl_t_number);
-  if (v == NULL || !YAJL_IS_INTEGER (v))
+  if (!nsfd_json_get_int (tree, "format", &format))
     return nsfd_make_error (err, EINVAL, "layer metadata \"%s/%s\": \"format\" missing", l->path,
                             NSFD_LAYER_META);
-  if (YAJL_GET_INTEGER (v) != NSFD_LAYER_FORMAT)
+  if (format != NSFD_LAYER_FORMAT)
     return nsfd_make_error (err, EINVAL,
                             "layer \"%s\" has format %lld; this nsfdsuds reads format %d",
-                            l->path, (long long) YAJL_GET_INTEGER (v), NSFD_LAYER_FORMAT);
-  v = yajl_tree_get (tree, x_path, yajl_t_string);
-  if (v == NULL || strcmp (json_str (v), "trusted") != 0)
+                            l->path, format, NSFD_LAYER_FORMAT);
+  v = nsfd_json_get (tree, "xattrs", NSFD_JSON_STRING);
+  if (v == NULL || strcmp (v->text, "trusted") != 0)
     return nsfd_make_error (err, EINVAL,
                             "layer \"%s\" was not made for host-privileged mounting (xattrs != \"trusted\")",
                             l->path);
-  v = yajl_tree_get (tree, lower_path, yajl_t_string);
-  if (v != NULL)
-    l->lower_id = strdup (json_str (v));
+  l->lower_id = dup_member (tree, "lowerId");
+  l->created_at = dup_member (tree, "createdAt");
   /* Records from before lowerIdScheme were made with scheme 1. */
-  v = yajl_tree_get (tree, scheme_path, yajl_t_number);
-  l->lower_id_scheme = v && YAJL_IS_INTEGER (v) ? (int) YAJL_GET_INTEGER (v) : 1;
-  v = yajl_tree_get (tree, created_path, yajl_t_string);
-  if (v != NULL)
-    l->created_at = strdup (json_str (v));
+  l->lower_id_scheme = nsfd_json_get_int (tree, "lowerIdScheme", &scheme) && scheme > 0 && scheme < 100 ? (int) scheme : 1;
   return 0;
 }
 
@@ -259,56 +239,6 @@ nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_root,
   return 0;
 }
 
-int
-nsfd_proc_start_time (pid_t pid, unsigned long long *out)
-{
-  char path[64], buf[1024];
-  cleanup_close int fd = -1;
-  ssize_t n;
-  char *p;
-  int field;
-
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  n = read (fd, buf, sizeof (buf) - 1);
-  if (n <= 0)
-    return -EIO;
-  buf[n] = '\0';
-  /* comm may contain spaces and parentheses: fields start after the last ')'. */
-  p = strrchr (buf, ')');
-  if (p == NULL || p[1] != ' ' || p[2] == '\0')
-    return -EIO;
-  /* A zombie has finished: it holds nothing. */
-  if (p[2] == 'Z' || p[2] == 'X')
-    return -ESRCH;
-  /* After p++, p is the space before field 3 (state); each step moves one
-   * field on, so steps 3 .. 21 stop at the space before field 22 (starttime). */
-  p++;
-  for (field = 3; field < 22 && p; field++)
-    p = strchr (p + 1, ' ');
-  if (p == NULL)
-    return -EIO;
-  *out = strtoull (p + 1, NULL, 10);
-  return 0;
-}
-
-int
-nsfd_boot_id (char out[64])
-{
-  cleanup_close int fd = open ("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-  ssize_t n;
-  if (fd < 0)
-    return -errno;
-  n = read (fd, out, 63);
-  if (n <= 0)
-    return -EIO;
-  out[n] = '\0';
-  out[strcspn (out, "\n")] = '\0';
-  return 0;
-}
-
 static int
 lock_layer (int dir_fd, nsfd_error_t *err)
 {
@@ -325,17 +255,23 @@ lock_layer (int dir_fd, nsfd_error_t *err)
 
 
 
+/* The string member name into out (cut to cap), when there is one. */
+static void
+copy_member (const struct nsfd_json *obj, const char *name, char *out, size_t cap)
+{
+  const struct nsfd_json *v = nsfd_json_get (obj, name, NSFD_JSON_STRING);
+  if (v)
+    snprintf (out, cap, "%s", v->text);
+}
+
 int
 nsfd_layer_read_holder (int dir_fd, struct nsfd_holder *h, nsfd_error_t *err)
 {
   nsfd_error_t local = NULL;
   cleanup_free char *buf = NULL;
-  cleanup_yajl yajl_val tree = NULL;
+  cleanup_json struct nsfd_json *tree = NULL;
+  long long n;
   size_t len;
-  yajl_val v;
-  const char *p_container[] = { "container", NULL }, *p_boot[] = { "bootId", NULL },
-             *p_pid[] = { "pid", NULL }, *p_start[] = { "pidStartTime", NULL },
-             *p_since[] = { "since", NULL }, *p_mode[] = { "mode", NULL };
 
   memset (h, 0, sizeof (*h));
   /* A local error: callers that do not want the message pass err NULL, and
@@ -356,21 +292,16 @@ nsfd_layer_read_holder (int dir_fd, struct nsfd_holder *h, nsfd_error_t *err)
         nsfd_error_free (&local);
       return -1;
     }
-  tree = yajl_tree_parse (buf, NULL, 0);
-  if (tree == NULL)
+  if (nsfd_json_parse (NSFD_LAYER_HOLDER, buf, len, &tree, NULL) < 0)
     return 2; /* unreadable record: treated as stale */
-  if ((v = yajl_tree_get (tree, p_container, yajl_t_string)))
-    snprintf (h->container, sizeof (h->container), "%s", json_str (v));
-  if ((v = yajl_tree_get (tree, p_boot, yajl_t_string)))
-    snprintf (h->boot_id, sizeof (h->boot_id), "%s", json_str (v));
-  if ((v = yajl_tree_get (tree, p_pid, yajl_t_number)) && YAJL_IS_INTEGER (v))
-    h->pid = YAJL_GET_INTEGER (v);
-  if ((v = yajl_tree_get (tree, p_start, yajl_t_number)) && YAJL_IS_INTEGER (v))
-    h->start = (unsigned long long) YAJL_GET_INTEGER (v);
-  if ((v = yajl_tree_get (tree, p_since, yajl_t_string)))
-    snprintf (h->since, sizeof (h->since), "%s", json_str (v));
-  if ((v = yajl_tree_get (tree, p_mode, yajl_t_string)))
-    snprintf (h->mode, sizeof (h->mode), "%s", json_str (v));
+  copy_member (tree, "container", h->container, sizeof (h->container));
+  copy_member (tree, "bootId", h->boot_id, sizeof (h->boot_id));
+  if (nsfd_json_get_int (tree, "pid", &n))
+    h->pid = n;
+  if (nsfd_json_get_int (tree, "pidStartTime", &n))
+    h->start = (unsigned long long) n;
+  copy_member (tree, "since", h->since, sizeof (h->since));
+  copy_member (tree, "mode", h->mode, sizeof (h->mode));
   return 1;
 }
 
@@ -391,21 +322,25 @@ nsfd_holder_alive (const struct nsfd_holder *h)
 static int
 write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode, nsfd_error_t *err)
 {
-  char buf[2048], esc[1100], boot[64], when[32];
+  char buf[8192], boot[64], when[32];
   unsigned long long start = 0;
-  int n;
+  struct nsfd_jw w;
 
   if (nsfd_boot_id (boot) < 0)
     return nsfd_make_error (err, errno, "reading the boot id");
   if (nsfd_proc_start_time (pid, &start) < 0)
     return nsfd_make_error (err, ESRCH, "process %d (the container's) is gone", (int) pid);
-  json_escape (container_id, esc, sizeof (esc));
   now_iso (when);
-  n = snprintf (buf, sizeof (buf),
-                "{\n  \"container\": \"%s\",\n  \"bootId\": \"%s\",\n  \"pid\": %d,\n"
-                "  \"pidStartTime\": %llu,\n  \"mode\": \"%s\",\n  \"since\": \"%s\"\n}\n",
-                esc, boot, (int) pid, start, mode, when);
-  return nsfd_write_file_replace (dir_fd, NSFD_LAYER_HOLDER, buf, (size_t) n, 0600, err);
+  nsfd_jw_init (&w, buf, sizeof (buf), true);
+  nsfd_jw_object_begin (&w);
+  nsfd_jw_member_string (&w, "container", container_id);
+  nsfd_jw_member_string (&w, "bootId", boot);
+  nsfd_jw_member_int (&w, "pid", pid);
+  nsfd_jw_member_uint (&w, "pidStartTime", start);
+  nsfd_jw_member_string (&w, "mode", mode);
+  nsfd_jw_member_string (&w, "since", when);
+  nsfd_jw_object_end (&w);
+  return save_json (dir_fd, NSFD_LAYER_HOLDER, &w, false, err);
 }
 
 static int

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "procfs.h"  /* nsfd_proc_start_time, nsfd_boot_id: callers of the holder rule use them */
 
 #define NSFD_LAYER_TOPDIR ".nsfdsuds"
 #define NSFD_LAYER_FORMAT 1
@@ -89,7 +90,3 @@ int nsfd_layer_read_holder (int dir_fd, struct nsfd_holder *h, nsfd_error_t *err
 /* The rule acquire uses: the record names this boot and a process that still
  * runs with the same start time. */
 bool nsfd_holder_alive (const struct nsfd_holder *h);
-
-/* Helpers exposed for tests and the CLI. */
-int nsfd_proc_start_time (pid_t pid, unsigned long long *out);
-int nsfd_boot_id (char out[64]);

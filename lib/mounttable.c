@@ -104,17 +104,6 @@ nsfd_mount_list_free (struct nsfd_mount_list *l)
   l->len = 0;
 }
 
-bool
-nsfd_path_is_beneath (const char *path, const char *prefix)
-{
-  size_t n = strlen (prefix);
-  while (n > 1 && prefix[n - 1] == '/')
-    n--;
-  if (n == 1 && prefix[0] == '/')
-    return path[0] == '/';
-  return strncmp (path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
 static int
 entry_from_fs (struct libmnt_fs *fs, struct nsfd_mount_entry *e)
 {

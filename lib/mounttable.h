@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "pathutil.h"  /* nsfd_path_is_beneath */
 
 struct nsfd_mount_entry
 {
@@ -46,5 +47,3 @@ int nsfd_mounttable_load (nsfd_error_t *err);
 /* Number of mounts in a table (for leak checks). */
 int nsfd_mounts_count (const char *mountinfo, size_t *count, nsfd_error_t *err);
 
-/* 1 when path (absolute) equals prefix or lies beneath it, component-wise. */
-bool nsfd_path_is_beneath (const char *path, const char *prefix);

@@ -8,8 +8,10 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "json.h"      /* the bounded JSON tree the readers use */
+#include "pathutil.h"  /* nsfd_oci_path_clean */
 
-#define NSFD_OCI_MAX_JSON (1024 * 1024)      /* state or config.json, bytes */
+#define NSFD_OCI_MAX_JSON NSFD_JSON_MAX_SIZE  /* state or config.json, bytes */
 #define NSFD_OCI_MAX_MOUNTS 4096
 #define NSFD_OCI_MAX_ANNOTATIONS 1024
 #define NSFD_OCI_MAX_STRING 4096             /* any single string value */
@@ -84,9 +86,6 @@ int nsfd_oci_config_parse (const char *buf, size_t len, struct nsfd_oci_config *
 int nsfd_oci_config_read_at (int bundle_dirfd, struct nsfd_oci_config *out, nsfd_error_t *err);
 void nsfd_oci_config_free (struct nsfd_oci_config *c);
 
-/* Reads a whole file/pipe up to max bytes into a NUL-terminated buffer. */
-int nsfd_read_all_fd (int fd, size_t max, char **out, size_t *out_len, nsfd_error_t *err);
-
 /* Maps a container uid/gid to the host through mappings; identity when there
  * are none.  Returns -1 when the id is not mapped. */
 int nsfd_idmap_to_host (const struct nsfd_idmap *maps, size_t n, uint32_t id, uint32_t *host);
@@ -103,69 +102,9 @@ int nsfd_oci_mount_is_readonly (const struct nsfd_oci_mount *m);
 /* ---- Added by the OCI/config readers (lib/oci.c) ---- */
 
 #define NSFD_OCI_MAX_MOUNT_OPTIONS 256       /* options of one mount */
-#define NSFD_JSON_MAX_DEPTH 64               /* nesting of arrays/objects */
 
 /* Container-identity annotations set by the CRI implementations. */
 #define NSFD_ANN_CRI_CONTAINER_TYPE "io.kubernetes.cri.container-type"     /* containerd */
 #define NSFD_ANN_CRI_CONTAINER_NAME "io.kubernetes.cri.container-name"     /* containerd */
 #define NSFD_ANN_CRIO_CONTAINER_TYPE "io.kubernetes.cri-o.ContainerType"   /* CRI-O */
 #define NSFD_ANN_CRIO_CONTAINER_NAME "io.kubernetes.container.name"        /* CRI-O */
-
-/* Lexical clean-up of a path inside the container: collapses "//" and "/./",
- * drops a trailing "/", makes a relative path absolute (as runc does for mount
- * destinations).  Returns NULL (errno EINVAL) when a component is "..", or
- * ENOMEM.  Used to compare mount destinations. */
-char *nsfd_oci_path_clean (const char *path);
-
-/* Copies at most len bytes of in to out (size outsz, NUL-terminated) with
- * control characters, quotes and backslashes escaped (\xNN) and "..." when
- * cut, so untrusted text can go into a message or a log line.  Returns out. */
-char *nsfd_escape_for_message (const char *in, size_t len, char *out, size_t outsz);
-
-/* A bounded JSON tree, shared by the OCI readers and lib/config.c.  Built with
- * yajl's callback parser so depth is bounded while parsing; keys keep their
- * duplicates so lookups can refuse them; numbers keep their text. */
-enum nsfd_json_type
-{
-  NSFD_JSON_NULL,
-  NSFD_JSON_BOOL,
-  NSFD_JSON_NUMBER,
-  NSFD_JSON_STRING,
-  NSFD_JSON_ARRAY,
-  NSFD_JSON_OBJECT,
-};
-
-struct nsfd_json
-{
-  enum nsfd_json_type type;
-  int boolean;
-  char *text;                /* STRING value or NUMBER text, NUL-terminated */
-  size_t text_len;           /* STRING may hold NULs: use this length */
-  struct nsfd_json **items;  /* ARRAY elements / OBJECT values */
-  char **keys;               /* OBJECT keys, NUL-terminated */
-  size_t *key_lens;
-  size_t len;
-  size_t cap;
-};
-
-/* doc names the document in messages ("state", "config.json").  Refuses
- * input larger than NSFD_OCI_MAX_JSON and nesting deeper than
- * NSFD_JSON_MAX_DEPTH. */
-int nsfd_json_parse (const char *doc, const char *buf, size_t len, struct nsfd_json **out, nsfd_error_t *err);
-void nsfd_json_free (struct nsfd_json *j);
-/* Field lookup in an object; path is the object's own path ("" for the root).
- * Returns 1 and *out when present, 0 when absent, <0 on a duplicate key. */
-int nsfd_json_field (const char *doc, const struct nsfd_json *obj, const char *path, const char *name,
-                     const struct nsfd_json **out, nsfd_error_t *err);
-/* Type check: "<doc>: <path>: expected <what>". */
-int nsfd_json_expect (const char *doc, const struct nsfd_json *v, const char *path, enum nsfd_json_type type,
-                      nsfd_error_t *err);
-/* A string without NULs, at most max bytes; *out is a new copy. */
-int nsfd_json_string (const char *doc, const struct nsfd_json *v, const char *path, size_t max, char **out,
-                      nsfd_error_t *err);
-/* An integer (no fraction/exponent) within [min, max]. */
-int nsfd_json_int (const char *doc, const struct nsfd_json *v, const char *path, long long min, long long max,
-                   long long *out, nsfd_error_t *err);
-/* Every key of obj must be one of known (NULL-terminated) and appear once. */
-int nsfd_json_only_keys (const char *doc, const struct nsfd_json *obj, const char *path, const char *const *known,
-                         nsfd_error_t *err);

@@ -23,16 +23,9 @@
 int
 nsfd_open_checked (const char *path, int flags, int check_fd, nsfd_error_t *err)
 {
-  struct open_how how = {
-    .flags = (unsigned long long) (flags | O_CLOEXEC),
-    .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-  };
-  cleanup_close int fd = -1;
+  cleanup_close int fd = nsfd_openat2 (AT_FDCWD, path, flags, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   int same;
 
-  fd = (int) syscall (SYS_openat2, AT_FDCWD, path, &how, sizeof (how));
-  if (fd < 0 && errno == ENOSYS) /* kernel < 5.6, valgrind */
-    fd = nsfd_openat_walk (AT_FDCWD, path, flags, 0, false);
   if (fd < 0)
     return nsfd_make_error (err, errno, "opening \"%s\"%s", path,
                             errno == ELOOP ? " (a symbolic link is in the way)" : "");

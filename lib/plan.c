@@ -94,20 +94,6 @@ volume_source (const struct nsfd_config *cfg, const struct nsfd_oci_config *oci,
   return *out ? 0 : nsfd_make_error (err, ENOMEM, "volume path");
 }
 
-static const char *
-allowed_prefix_for (const struct nsfd_config *cfg, const char *path)
-{
-  const char *best = NULL;
-  for (size_t i = 0; i < cfg->n_allowed_volume_prefixes; i++)
-    {
-      const char *p = cfg->allowed_volume_prefixes[i];
-      size_t n = strlen (p);
-      if (strncmp (path, p, n) == 0 && (path[n] == '\0' || path[n] == '/' || (n == 1 && p[0] == '/')))
-        if (best == NULL || strlen (best) < n)
-          best = p;
-    }
-  return best;
-}
 
 int
 nsfd_plan_resolve (const struct nsfd_config *cfg, const char *id, const char *bundle,
@@ -195,7 +181,7 @@ nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_e
   struct stat lower_root;
   char proc[32], real[PATH_MAX];
   ssize_t n;
-  const char *prefix = allowed_prefix_for (cfg, p->volume_path);
+  const char *prefix = nsfd_config_allowed_prefix (cfg, p->volume_path);
 
   if (prefix == NULL)
     return nsfd_make_error (err, EPERM, "volume \"%s\" is outside the allowed prefixes", p->volume_path);
@@ -205,7 +191,7 @@ nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_e
 
   if (p->lower_path)
     {
-      const char *lp = allowed_prefix_for (cfg, p->lower_path);
+      const char *lp = nsfd_config_allowed_prefix (cfg, p->lower_path);
       p->lower_fd = lp ? nsfd_open_dir_under_prefix (lp, p->lower_path, err) : -1;
       if (p->lower_fd < 0)
         return lp ? nsfd_error_wrap (err, "annotation nsfdsuds.io/lower")

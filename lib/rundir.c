@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
+#include "json.h"
 #include "safepath.h"
 
 static int
@@ -104,52 +104,43 @@ nsfd_rundir_remove (const char *run_dir, const char *id, nsfd_error_t *err)
 int
 nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err)
 {
-  char esc[6 * 4096 + 1];
-  char buf[sizeof (esc) + 128]; /* room for the escaped path and the rest */
-  size_t o = 0;
-  for (const char *s = r->layer_path; *s && o + 7 < sizeof (esc); s++)
-    {
-      unsigned char c = (unsigned char) *s;
-      if (c < 0x20)
-        o += (size_t) snprintf (esc + o, sizeof (esc) - o, "\\u%04x", c);
-      else
-        {
-          if (c == '"' || c == '\\')
-            esc[o++] = '\\';
-          esc[o++] = (char) c;
-        }
-    }
-  esc[o] = '\0';
-  int n = snprintf (buf, sizeof (buf),
-                    "{\"layer\":\"%s\",\"mounterPid\":%d,\"mounterStartTime\":%llu,\"wrapper\":%s}\n", esc,
-                    (int) r->mounter_pid, r->mounter_start, r->by_wrapper ? "true" : "false");
-  if (n < 0 || (size_t) n >= sizeof (buf))
+  char buf[6 * sizeof (r->layer_path) + 128]; /* room for the escaped path and the rest */
+  struct nsfd_jw w;
+  size_t len;
+
+  nsfd_jw_init (&w, buf, sizeof (buf), false);
+  nsfd_jw_object_begin (&w);
+  nsfd_jw_member_string (&w, "layer", r->layer_path);
+  nsfd_jw_member_int (&w, "mounterPid", r->mounter_pid);
+  nsfd_jw_member_uint (&w, "mounterStartTime", r->mounter_start);
+  nsfd_jw_member_bool (&w, "wrapper", r->by_wrapper);
+  nsfd_jw_object_end (&w);
+  if (nsfd_jw_finish (&w, NSFD_RUNDIR_RECORD, &len, NULL) < 0)
     return nsfd_make_error (err, ENAMETOOLONG, "runtime record for layer \"%s\" is too long", r->layer_path);
-  return nsfd_write_file_replace (id_dir_fd, NSFD_RUNDIR_RECORD, buf, (size_t) n, 0600, err);
+  return nsfd_write_file_replace (id_dir_fd, NSFD_RUNDIR_RECORD, buf, len, 0600, err);
 }
 
 int
 nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err)
 {
   cleanup_free char *buf = NULL;
+  cleanup_json struct nsfd_json *tree = NULL;
+  const struct nsfd_json *v;
+  long long n;
   size_t len;
-  yajl_val tree, v;
-  const char *p_layer[] = { "layer", NULL }, *p_pid[] = { "mounterPid", NULL },
-             *p_start[] = { "mounterStartTime", NULL }, *p_wrapper[] = { "wrapper", NULL };
 
   memset (r, 0, sizeof (*r));
   if (nsfd_read_file_at (id_dir_fd, NSFD_RUNDIR_RECORD, 64 * 1024, &buf, &len, err) < 0)
     return -1;
-  tree = yajl_tree_parse (buf, NULL, 0);
-  if (tree == NULL)
+  if (nsfd_json_parse (NSFD_RUNDIR_RECORD, buf, len, &tree, NULL) < 0)
     return nsfd_make_error (err, EINVAL, "runtime record is not valid JSON");
-  if ((v = yajl_tree_get (tree, p_layer, yajl_t_string)))
-    snprintf (r->layer_path, sizeof (r->layer_path), "%s", YAJL_GET_STRING (v) ? YAJL_GET_STRING (v) : "");
-  if ((v = yajl_tree_get (tree, p_pid, yajl_t_number)) && YAJL_IS_INTEGER (v))
-    r->mounter_pid = (pid_t) YAJL_GET_INTEGER (v);
-  if ((v = yajl_tree_get (tree, p_start, yajl_t_number)) && YAJL_IS_INTEGER (v))
-    r->mounter_start = (unsigned long long) YAJL_GET_INTEGER (v);
-  r->by_wrapper = (v = yajl_tree_get (tree, p_wrapper, yajl_t_true)) != NULL;
-  yajl_tree_free (tree);
+  if ((v = nsfd_json_get (tree, "layer", NSFD_JSON_STRING)))
+    snprintf (r->layer_path, sizeof (r->layer_path), "%s", v->text);
+  if (nsfd_json_get_int (tree, "mounterPid", &n))
+    r->mounter_pid = (pid_t) n;
+  if (nsfd_json_get_int (tree, "mounterStartTime", &n))
+    r->mounter_start = (unsigned long long) n;
+  v = nsfd_json_get (tree, "wrapper", NSFD_JSON_BOOL);
+  r->by_wrapper = v != NULL && v->boolean;
   return 0;
 }

@@ -9,28 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-
-static pid_t
-parent_of (pid_t pid)
-{
-  char path[64], buf[1024];
-  cleanup_close int fd = -1;
-  ssize_t n;
-  char *p;
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  n = read (fd, buf, sizeof (buf) - 1);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  p = strrchr (buf, ')');
-  if (p == NULL || strlen (p) < 5)
-    return -1;
-  /* ") S ppid ..." */
-  return (pid_t) atoi (p + 4);
-}
+#include "procfs.h"
 
 static int
 is_runc_init (pid_t pid)
@@ -64,9 +43,10 @@ nsfd_runtime_pivots_preopened_root (pid_t hook_pid, const char *rootfs, char *wh
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
   struct stat root_st, st;
-  pid_t parent = parent_of (hook_pid);
+  pid_t parent = -1;
 
-  if (parent <= 1 || !is_runc_init (parent) || stat (rootfs, &root_st) < 0)
+  if (nsfd_proc_parent (hook_pid, &parent) < 0 || parent <= 1 || !is_runc_init (parent)
+      || stat (rootfs, &root_st) < 0)
     return 0;
   snprintf (path, sizeof (path), "/proc/%d/fd", (int) parent);
   d = opendir (path);

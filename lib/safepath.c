@@ -8,169 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "oci.h"
-
-static long
-sys_openat2 (int dirfd, const char *path, struct open_how *how)
-{
-  return syscall (SYS_openat2, dirfd, path, how, sizeof (*how));
-}
-
-#define WALK_MAX_LINKS 40
-
-/* Replaces *cur with next (both owned). */
-static void
-walk_step (int *cur, int next)
-{
-  nsfd_closep (cur);
-  *cur = next;
-}
-
-int
-nsfd_openat_walk (int dirfd, const char *rel, int flags, mode_t mode, bool in_root)
-{
-  cleanup_close int root = -1, cur = -1;
-  cleanup_free char *buf = NULL;
-  char *p, *next;
-  int links = 0, fd;
-
-  if (rel == NULL)
-    rel = "";
-  /* Absolute: from "/" for AT_FDCWD, from the root in_root, else escaping. */
-  if (rel[0] == '/' && !in_root && dirfd != AT_FDCWD)
-    {
-      errno = EXDEV;
-      return -1;
-    }
-  root = rel[0] == '/' && !in_root ? open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
-                                    : openat (dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0)
-    return -1;
-  cur = fcntl (root, F_DUPFD_CLOEXEC, 0);
-  if (cur < 0)
-    return -1;
-  buf = strdup (rel);
-  if (buf == NULL)
-    return -1;
-
-  for (p = buf;;)
-    {
-      struct stat st;
-      char *c;
-
-      while (*p == '/')
-        p++;
-      if (*p == '\0')
-        return openat (cur, ".", flags | O_CLOEXEC, mode);
-      c = p;
-      next = strchr (p, '/');
-      if (next)
-        *next++ = '\0';
-      p = next ? next : c + strlen (c);
-      while (*p == '/')
-        p++;
-      if (strcmp (c, ".") == 0)
-        continue;
-      if (strcmp (c, "..") == 0)
-        {
-          int same, up;
-          if (!in_root)
-            {
-              errno = EXDEV;
-              return -1;
-            }
-          same = nsfd_same_inode (cur, root, NULL);
-          if (same != 0)
-            {
-              if (same < 0)
-                return -1;
-              continue; /* ".." at the root stays there */
-            }
-          up = openat (cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-          if (up < 0)
-            return -1;
-          walk_step (&cur, up);
-          continue;
-        }
-      if (fstatat (cur, c, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        {
-          /* A missing last component may be created. */
-          if (errno == ENOENT && *p == '\0' && (flags & O_CREAT))
-            return openat (cur, c, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-          return -1;
-        }
-      if (S_ISLNK (st.st_mode))
-        {
-          char target[PATH_MAX];
-          ssize_t n;
-          char *joined;
-
-          if (!in_root || ++links > WALK_MAX_LINKS)
-            {
-              errno = ELOOP;
-              return -1;
-            }
-          n = readlinkat (cur, c, target, sizeof (target) - 1);
-          if (n < 0)
-            return -1;
-          target[n] = '\0';
-          if (asprintf (&joined, "%s/%s", target, p) < 0)
-            return -1;
-          free (buf);
-          buf = p = joined;
-          if (target[0] == '/')
-            {
-              int r = fcntl (root, F_DUPFD_CLOEXEC, 0);
-              if (r < 0)
-                return -1;
-              walk_step (&cur, r);
-            }
-          continue;
-        }
-      if (*p == '\0')
-        {
-          fd = openat (cur, c, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-          /* O_PATH|O_NOFOLLOW opens a symlink itself: one swapped in
-           * since the fstatat is still a symlink in the way. */
-          if (fd >= 0 && (flags & O_PATH) && fstat (fd, &st) == 0 && S_ISLNK (st.st_mode))
-            {
-              nsfd_closep (&fd);
-              errno = ELOOP;
-            }
-          return fd;
-        }
-      fd = openat (cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0)
-        {
-          if (errno == ENOTDIR && fstatat (cur, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-            errno = ELOOP;
-          return -1;
-        }
-      walk_step (&cur, fd);
-    }
-}
+#include "json.h"
 
 int
 nsfd_open_beneath (int dirfd, const char *rel, int flags, mode_t mode, nsfd_error_t *err)
 {
-  struct open_how how = {
-    .flags = (unsigned long long) (flags | O_CLOEXEC),
-    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-  };
-  long fd;
+  int fd;
 
   if (rel == NULL || *rel == '\0')
     rel = ".";
-  do
-    fd = sys_openat2 (dirfd, rel, &how);
-  while (fd < 0 && errno == EAGAIN);
-  if (fd < 0 && errno == ENOSYS)
-    fd = nsfd_openat_walk (dirfd, rel, flags, how.mode, false);
+  fd = nsfd_openat2 (dirfd, rel, flags, mode, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (fd < 0)
     {
       if (errno == ELOOP)
@@ -179,25 +29,21 @@ nsfd_open_beneath (int dirfd, const char *rel, int flags, mode_t mode, nsfd_erro
         return nsfd_make_error (err, EXDEV, "opening \"%s\": the path escapes its directory", rel);
       return nsfd_make_error (err, errno, "opening \"%s\"", rel);
     }
-  return (int) fd;
+  return fd;
 }
 
 int
 nsfd_open_dir_under_prefix (const char *prefix, const char *path, nsfd_error_t *err)
 {
   cleanup_close int pfd = -1;
-  size_t plen = strlen (prefix);
-  const char *rest;
+  const char *rest = nsfd_path_after_prefix (path, prefix);
   int fd;
 
-  if (strncmp (path, prefix, plen) != 0 || (path[plen] != '\0' && path[plen] != '/'))
+  if (rest == NULL)
     return nsfd_make_error (err, 0, "\"%s\" is not beneath \"%s\"", path, prefix);
   pfd = open (prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (pfd < 0)
     return nsfd_make_error (err, errno, "opening the allowed prefix \"%s\"", prefix);
-  rest = path + plen;
-  while (*rest == '/')
-    rest++;
   fd = nsfd_open_beneath (pfd, rest, O_PATH | O_DIRECTORY, 0, err);
   if (fd < 0)
     return nsfd_error_wrap (err, "opening volume \"%s\"", path);

@@ -9,21 +9,11 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "pathutil.h"  /* nsfd_openat2, nsfd_openat_walk */
 
 /* openat2 beneath dirfd with no symlinks anywhere in rel.  flags must include
  * O_CLOEXEC (added if missing).  rel may be "" or "." for dirfd itself. */
 int nsfd_open_beneath (int dirfd, const char *rel, int flags, mode_t mode, nsfd_error_t *err);
-
-/* The fallback for kernels without openat2 (< 5.6) and for valgrind, which
- * returns ENOSYS for it: walks rel from dirfd one component at a time with
- * O_NOFOLLOW.  in_root false: like RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS (a
- * symlink anywhere is ELOOP, ".." or an absolute rel is EXDEV).  in_root
- * true: like RESOLVE_IN_ROOT, symlinks are resolved inside dirfd's tree
- * (absolute targets and ".." stop at dirfd), at most 40 of them; the caller
- * must still check where the result is, as a concurrent rename can move a
- * directory out of the tree during the walk.  Returns an fd, or -1 with errno.
- * dirfd AT_FDCWD with an absolute rel walks from "/" (in_root false only). */
-int nsfd_openat_walk (int dirfd, const char *rel, int flags, mode_t mode, bool in_root);
 
 /* Opens an absolute host path whose first part is a trusted prefix (the admin's
  * allowed volume prefix, which may contain symlinks the admin made) and whose

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include "pathutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,7 @@ static int
 resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *out, size_t cap, bool *exists,
                   nsfd_error_t *err)
 {
-  struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
   cleanup_free char *prefix = strdup (path);
-  size_t llen = strlen (lower_real);
   char *cut = NULL;
 
   if (prefix == NULL)
@@ -71,9 +70,10 @@ resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *
   *exists = false;
   for (;;)
     {
-      cleanup_close int fd = (int) syscall (SYS_openat2, lower_fd, *prefix ? prefix : "/", &how, sizeof (how));
-      if (fd < 0 && errno == ENOSYS) /* kernel < 5.6, valgrind; the prefix check below still applies */
-        fd = nsfd_openat_walk (lower_fd, *prefix ? prefix : "/", O_PATH, 0, true);
+      /* The walk used without openat2 can be raced out of the tree: the
+       * prefix check below catches that. */
+      cleanup_close int fd = nsfd_openat2 (lower_fd, *prefix ? prefix : "/", O_PATH, 0,
+                                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
       if (fd >= 0)
         {
           char proc[32], real[4096];
@@ -82,11 +82,9 @@ resolve_in_lower (int lower_fd, const char *lower_real, const char *path, char *
           if (n < 0)
             return nsfd_make_error (err, errno, "resolving \"%s\" in the lower", path);
           real[n] = '\0';
-          if (strncmp (real, lower_real, llen) != 0 || (real[llen] != '\0' && real[llen] != '/'))
+          rel = nsfd_path_after_prefix (real, lower_real);
+          if (rel == NULL)
             return nsfd_make_error (err, EXDEV, "\"%s\" resolves outside the lower", path);
-          rel = real + llen;
-          while (*rel == '/')
-            rel++;
           while (*rest == '/')
             rest++;
           if (snprintf (out, cap, "%s%s%s", rel, *rel && *rest ? "/" : "", rest) >= (int) cap)
@@ -144,8 +142,6 @@ nsfd_stubs_build (const char *stubs_dir, int lower_fd, const struct nsfd_mount_p
   if (len < 0)
     return nsfd_make_error (err, errno, "resolving the lower's path");
   lower_real[len] = '\0';
-  if (strcmp (lower_real, "/") == 0)
-    lower_real[0] = '\0';
 
   for (size_t i = 0; i < n; i++)
     {

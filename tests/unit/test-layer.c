@@ -75,6 +75,14 @@ test_create (void)
   snprintf (p, sizeof (p), "%s/.nsfdsuds/default/layer.json", vpath);
   CHECK (lstat (p, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
          "layer.json is a 0600 root file");
+  CHECK (strncmp (tu_slurp (p),
+                  "{\n  \"format\": 1,\n  \"xattrs\": \"trusted\",\n  \"overlayOptions\": "
+                  "\"index=off,metacopy=off,redirect_dir=off\",\n  \"createdAt\": \"",
+                  119)
+             == 0
+             && strstr (tu_slurp (p), "\",\n  \"createdBy\": \"nsfdsuds ")
+             && strcmp (tu_slurp (p) + strlen (tu_slurp (p)) - 4, "\"\n}\n") == 0,
+         "layer.json laid out as it has always been: %s", tu_slurp (p));
   {
     const char *text = tu_slurp (p);
     yajl_val tree = text ? yajl_tree_parse (text, NULL, 0) : NULL;
@@ -385,6 +393,11 @@ test_holder (void)
   CHECK (nsfd_layer_acquire (&a, "I-A", pa, "hook", &err) == 0, "A acquires: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   text = holder_text (&a);
+  CHECK (text && strncmp (text, "{\n  \"container\": \"I-A\",\n  \"bootId\": \"", 37) == 0
+             && strstr (text, "\",\n  \"pid\": ") && strstr (text, ",\n  \"pidStartTime\": ")
+             && strstr (text, ",\n  \"mode\": \"hook\",\n  \"since\": \"")
+             && strcmp (text + strlen (text) - 4, "\"\n}\n") == 0,
+         "holder.json laid out as it has always been: %s", text ? text : "");
   CHECK_STR_CONTAINS (text, "\"container\": \"I-A\"", "holder.json names A");
   {
     char want[64];
@@ -460,6 +473,15 @@ test_holder (void)
   write_holder (&a, "I-C", boot, 0, 0);
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "pid 0 is stale");
   nsfd_error_free (&err);
+  {
+    struct nsfd_holder h;
+    tu_write_file (hp, "/* c */ {\"container\": \"I-C\"}");
+    CHECK (nsfd_layer_read_holder (b.dir_fd, &h, NULL) == 2, "a record with a comment is unreadable (2)");
+    tu_write_file (hp, "{\"container\": \"I-C\", \"pid\": 1.5, \"mode\": 7, \"since\": \"s\"}");
+    CHECK (nsfd_layer_read_holder (b.dir_fd, &h, NULL) == 1 && strcmp (h.container, "I-C") == 0 && h.pid == 0
+               && h.mode[0] == '\0' && strcmp (h.since, "s") == 0,
+           "fields of the wrong type are left empty, the others read");
+  }
   tu_write_file (hp, "not json {");
   CHECK (nsfd_layer_acquire (&b, "I-D", getpid (), "hook", &err) == 0, "unreadable record is stale");
   nsfd_error_free (&err);

@@ -212,6 +212,10 @@ test_record (const char *run)
   snprintf (p, sizeof (p), "%s/I-rec/record", run);
   CHECK (lstat (p, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
          "record is a 0600 root file");
+  CHECK (strcmp (tu_slurp (p), "{\"layer\":\"/vol/with \\\"quotes\\\" and \\\\backslash/.nsfdsuds/default\","
+                               "\"mounterPid\":12345,\"mounterStartTime\":9876543210,\"wrapper\":false}\n")
+             == 0,
+         "record bytes as they have always been: %s", tu_slurp (p));
   CHECK (nsfd_record_read (fd, &r, &err) == 0, "record read: %s", err ? nsfd_error_text (err) : "ok");
   nsfd_error_free (&err);
   CHECK (strcmp (r.layer_path, w.layer_path) == 0, "layer path round trip: %s", r.layer_path);

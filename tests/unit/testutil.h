@@ -5,6 +5,7 @@
  * warnings. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -255,3 +256,27 @@ tu_private_mounts (void)
     return -1;
   return mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 }
+
+/* How many fds this process has open (for leak checks): -1 when
+ * /proc/self/fd cannot be read. */
+static inline int
+tu_count_fds (void)
+{
+  DIR *d = opendir ("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+  if (d == NULL)
+    return -1;
+  while ((e = readdir (d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir (d);
+  return n - 1; /* the DIR's own fd */
+}
+
+/* true when this process has no child left, zombie or running. */
+static inline bool
+tu_no_children (void)
+{
+  return waitpid (-1, NULL, WNOHANG) == -1 && errno == ECHILD;
+}
+
