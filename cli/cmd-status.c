@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yajl/yajl_gen.h>
 
 #include "cleanup.h"
@@ -148,6 +149,8 @@ nsfd_cmd_status (int argc, char **argv)
                "Usage: nsfdsuds status [--json] [--config FILE] [--run-dir DIR] [--name NAME] [LAYER]\n");
       return r > 0 ? NSFD_EXIT_OK : NSFD_EXIT_USAGE;
     }
+  if (geteuid () != 0)
+    fprintf (stderr, "nsfdsuds status: not root: the records are root's, entries will show as unreadable\n");
   if (nsfd_config_load (o.config, o.config != NULL, &cfg, &err) < 0
       || (o.layer && nsfd_layer_arg_resolve (o.layer, o.name, &la, &err) < 0)
       || nsfd_status_scan (o.run_dir ? o.run_dir : cfg.run_dir, cfg.mounter_lifetime_ms, &s, &err) < 0
