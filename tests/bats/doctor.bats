@@ -85,6 +85,8 @@ _probe_left () {
 		[[ $output == *"verdict: ok"* ]]
 	fi
 	! _probe_left
+	# the xattr probe file is gone
+	[ -z "$(ls -A "$T/vols")" ]
 }
 
 @test "doctor: crun pivots by path, hook mode works" {
@@ -321,4 +323,28 @@ _wait_for () {
 	_line runtime warn "cannot tell how it pivots: no probe: .*$T/probe"
 	[ ! -e "$T/deleted" ]
 	[ -d "$T/probe/nsfdsuds-doctor-999999999" ]
+}
+
+@test "doctor: a mounter still waiting for a container that is gone is reported with its pid" {
+	local layer=$T/vols/v/.nsfdsuds/default id=nsfdt-doctor-gone-$RANDOM mounter start
+	mkdir -p "$layer" "$T/run/$id"
+	echo '{"format": 1}' >"$layer/layer.json"
+	jq -n --arg b "$(cat /proc/sys/kernel/random/boot_id)" --arg c "$id" \
+		'{container: $c, bootId: $b, pid: 999999999, pidStartTime: 1, mode: "hook", since: "2026-01-01T00:00:00Z"}' \
+		>"$layer/holder.json"
+	sleep 60 </dev/null >/dev/null 2>&1 3>&- &
+	mounter=$!
+	nsfd_track_pid "$mounter"
+	start=$(awk '{ print $22 }' "/proc/$mounter/stat")
+	jq -n --arg l "$layer" --argjson p "$mounter" --argjson s "$start" \
+		'{layer: $l, mounterPid: $p, mounterStartTime: $s, wrapper: false}' >"$T/run/$id/record"
+	_doctor --runtime "$RUNC_PATH"
+	[ "$status" -eq 1 ]
+	_line rundir.stale warn "$T/run/$id \(hook mode, layer $layer\): process 999999999 is gone.*its mounter \(pid $mounter\) still runs"
+	_fix "kill $mounter"
+	_line rundir ok "0 containers on a persistent layer, 1 stale entry"
+	# doctor changed nothing
+	[ -f "$T/run/$id/record" ] && [ -f "$layer/holder.json" ] && [ -d "/proc/$mounter" ]
+	run "$NSFD_CLI_BIN" status --config "$T/etc/config.json" --json
+	[ "$(jq -r '.containers[0].mounterPid' <<<"$output")" = "$mounter" ]
 }
