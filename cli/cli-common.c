@@ -25,6 +25,15 @@ nsfd_cli_usage (FILE *out, const char *prog)
            "Wait for connection from client and then send namespace FDs\n\n"
            "  %s --help | --version\n",
            prog, prog, prog, prog, prog);
+#ifndef NSFD_CLI_MINIMAL /* the node tools are not in the static build */
+  fprintf (out,
+           "\nNode tools (run as root on the host):\n\n"
+           "  %s doctor [--json] [--config FILE] [--runtime PATH]...   (--help for all options)\n"
+           "      Check whether this node can run persistent roots, and which way in works.\n"
+           "  %s status [--json] [--config FILE] [LAYER]\n"
+           "      The containers using a persistent layer on this node.\n",
+           prog, prog);
+#endif
 }
 
 int

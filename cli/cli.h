@@ -33,3 +33,7 @@ int nsfd_cmd_serve (int argc, char **argv);
 int nsfd_cmd_connect (int argc, char **argv);
 /* `nsfdsuds layer ...` (cmd-layer.c dispatches to cmd-layer-*.c). */
 int nsfd_cmd_layer (int argc, char **argv);
+/* `nsfdsuds doctor` (cmd-doctor.c, doctor-*.c) and `nsfdsuds status`
+ * (cmd-status.c, status-*.c). */
+int nsfd_cmd_doctor (int argc, char **argv);
+int nsfd_cmd_status (int argc, char **argv);

@@ -19,6 +19,8 @@ static const struct
   { "connect", nsfd_cmd_connect },
 #ifndef NSFD_CLI_MINIMAL /* the static build carries the fd-passing tool only */
   { "layer", nsfd_cmd_layer },
+  { "doctor", nsfd_cmd_doctor },
+  { "status", nsfd_cmd_status },
 #endif
 };
 
