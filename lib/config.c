@@ -202,86 +202,108 @@ parse_sinks (const struct nsfd_json *v, int *out, nsfd_error_t *err)
 }
 
 static int
+field_prefixes (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  return parse_prefixes (v, c, err);
+}
+
+static int
+field_handshake (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  return parse_seconds (v, "handshakeTimeoutSeconds", 300, &c->handshake_timeout_ms, err);
+}
+
+static int
+field_lifetime (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  return parse_seconds (v, "mounterLifetimeSeconds", 3600, &c->mounter_lifetime_ms, err);
+}
+
+static int
+field_run_dir (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  char *p = NULL;
+  if (abs_path (v, "runDir", &p, err) < 0)
+    return -1;
+  free (c->run_dir);
+  c->run_dir = p;
+  if (strcmp (p, "/") == 0)
+    return nsfd_make_error (err, 0, "%s: runDir: \"/\" is not a private directory", DOC);
+  return 0;
+}
+
+static int
+field_log_level (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  static const char *const levels[] = { "error", "warning", "info", "debug", NULL };
+  cleanup_free char *s = NULL;
+  if (parse_enum (v, "logLevel", levels, &s, err) < 0)
+    return -1;
+  c->log_level = nsfd_log_level_parse (s);
+  return 0;
+}
+
+static int
+field_log (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  return parse_sinks (v, &c->log_sinks, err);
+}
+
+static int
+field_runtime_path (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  char *p = NULL;
+  if (abs_path (v, "runtimePath", &p, err) < 0)
+    return -1;
+  free (c->runtime_path);
+  c->runtime_path = p;
+  return 0;
+}
+
+static int
+field_on_image_change (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
+{
+  static const char *const policies[] = { "refuse", "warn", NULL };
+  return parse_enum (v, "onImageChange", policies, &c->on_image_change, err);
+}
+
+/* Every field the file may have, each with its reader. */
+static const struct
+{
+  const char *name;
+  int (*parse) (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err);
+} fields[] = {
+  { "allowedVolumePrefixes", field_prefixes }, { "handshakeTimeoutSeconds", field_handshake },
+  { "mounterLifetimeSeconds", field_lifetime }, { "runDir", field_run_dir },
+  { "logLevel", field_log_level },              { "log", field_log },
+  { "runtimePath", field_runtime_path },        { "onImageChange", field_on_image_change },
+};
+
+static int
 config_parse (const char *buf, size_t len, struct nsfd_config *c, nsfd_error_t *err)
 {
-  static const char *const known[] = { "allowedVolumePrefixes", "handshakeTimeoutSeconds", "mounterLifetimeSeconds",
-                                       "runDir", "logLevel", "log", "runtimePath", "onImageChange", NULL };
+  const char *known[NSFD_ARRAY_SIZE (fields) + 1];
   struct nsfd_json *root = NULL;
   const struct nsfd_json *v;
   int ret;
 
+  for (size_t i = 0; i < NSFD_ARRAY_SIZE (fields); i++)
+    known[i] = fields[i].name;
+  known[NSFD_ARRAY_SIZE (fields)] = NULL;
   ret = nsfd_json_parse (DOC, buf, len, &root, err);
   if (ret < 0)
     return ret;
   /* Unknown fields are refused: a typo in a security setting must not
    * silently fall back to the default. */
   ret = nsfd_json_only_keys (DOC, root, "", known, err);
-  if (ret < 0)
-    goto out;
-
-  if ((ret = nsfd_json_field (DOC, root, "", "allowedVolumePrefixes", &v, err)) < 0)
-    goto out;
-  if (ret > 0 && (ret = parse_prefixes (v, c, err)) < 0)
-    goto out;
-  if ((ret = nsfd_json_field (DOC, root, "", "handshakeTimeoutSeconds", &v, err)) < 0)
-    goto out;
-  if (ret > 0 && (ret = parse_seconds (v, "handshakeTimeoutSeconds", 300, &c->handshake_timeout_ms, err)) < 0)
-    goto out;
-  if ((ret = nsfd_json_field (DOC, root, "", "mounterLifetimeSeconds", &v, err)) < 0)
-    goto out;
-  if (ret > 0 && (ret = parse_seconds (v, "mounterLifetimeSeconds", 3600, &c->mounter_lifetime_ms, err)) < 0)
-    goto out;
-  if ((ret = nsfd_json_field (DOC, root, "", "runDir", &v, err)) < 0)
-    goto out;
-  if (ret > 0)
+  for (size_t i = 0; ret >= 0 && i < NSFD_ARRAY_SIZE (fields); i++)
     {
-      char *p = NULL;
-      if ((ret = abs_path (v, "runDir", &p, err)) < 0)
-        goto out;
-      free (c->run_dir);
-      c->run_dir = p;
-      if (strcmp (p, "/") == 0)
-        {
-          ret = nsfd_make_error (err, 0, "%s: runDir: \"/\" is not a private directory", DOC);
-          goto out;
-        }
+      ret = nsfd_json_field (DOC, root, "", fields[i].name, &v, err);
+      if (ret > 0)
+        ret = fields[i].parse (v, c, err);
     }
-  if ((ret = nsfd_json_field (DOC, root, "", "logLevel", &v, err)) < 0)
-    goto out;
-  if (ret > 0)
-    {
-      static const char *const levels[] = { "error", "warning", "info", "debug", NULL };
-      cleanup_free char *s = NULL;
-      if ((ret = parse_enum (v, "logLevel", levels, &s, err)) < 0)
-        goto out;
-      c->log_level = nsfd_log_level_parse (s);
-    }
-  if ((ret = nsfd_json_field (DOC, root, "", "log", &v, err)) < 0)
-    goto out;
-  if (ret > 0 && (ret = parse_sinks (v, &c->log_sinks, err)) < 0)
-    goto out;
-  if ((ret = nsfd_json_field (DOC, root, "", "runtimePath", &v, err)) < 0)
-    goto out;
-  if (ret > 0)
-    {
-      char *p = NULL;
-      if ((ret = abs_path (v, "runtimePath", &p, err)) < 0)
-        goto out;
-      free (c->runtime_path);
-      c->runtime_path = p;
-    }
-  if ((ret = nsfd_json_field (DOC, root, "", "onImageChange", &v, err)) < 0)
-    goto out;
-  if (ret > 0)
-    {
-      static const char *const policies[] = { "refuse", "warn", NULL };
-      if ((ret = parse_enum (v, "onImageChange", policies, &c->on_image_change, err)) < 0)
-        goto out;
-    }
-  ret = 0;
-out:
   nsfd_json_free (root);
-  return ret;
+  return ret < 0 ? -1 : 0;
 }
 
 int

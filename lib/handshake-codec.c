@@ -59,43 +59,75 @@ get_u32 (const uint8_t *p)
   return (uint32_t) p[0] | ((uint32_t) p[1] << 8) | ((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
 }
 
-int
-nsfd_hs_encode (const struct nsfd_hs_msg *m, void *buf, size_t cap, size_t *len,
-                int *fds_out, size_t *n_fds_out, nsfd_error_t *err)
+/* The payload size of m (and the number of fds and text bytes it carries),
+ * or an error for a message that cannot be sent. */
+static int
+payload_size (const struct nsfd_hs_msg *m, const int *fds_out, size_t *payload, size_t *nfds, size_t *text_len,
+              nsfd_error_t *err)
 {
-  uint8_t *b = buf;
-  size_t payload, off = NSFD_HS_HEADER_SIZE, nfds = 0;
-  size_t text_len = 0;
-
-  if (n_fds_out)
-    *n_fds_out = 0;
+  *nfds = *text_len = 0;
   switch (m->type)
     {
     case NSFD_HS_FDS:
       for (int i = 0; i < NSFD_NS_COUNT; i++)
         if (m->ns.fd[i] >= 0)
-          nfds++;
-      if (nfds == 0)
+          (*nfds)++;
+      if (*nfds == 0)
         return nsfd_make_error (err, EINVAL, "encoding FDS: no namespace fds to send");
       if (fds_out == NULL)
         return nsfd_make_error (err, EINVAL, "encoding FDS: no room for the fds");
-      text_len = m->id ? strlen (m->id) : 0;
-      payload = 4 + 4 * nfds + 4 + text_len;
-      break;
+      *text_len = m->id ? strlen (m->id) : 0;
+      *payload = 4 + 4 * *nfds + 4 + *text_len;
+      return 0;
     case NSFD_HS_RESULT:
-      text_len = m->text ? strlen (m->text) : 0;
-      if (text_len > NSFD_HS_MAX_TEXT)
-        text_len = NSFD_HS_MAX_TEXT; /* a long message is cut, not refused */
-      payload = 4 + 4 + text_len;
-      break;
+      *text_len = m->text ? strlen (m->text) : 0;
+      if (*text_len > NSFD_HS_MAX_TEXT)
+        *text_len = NSFD_HS_MAX_TEXT; /* a long message is cut, not refused */
+      *payload = 4 + 4 + *text_len;
+      return 0;
     case NSFD_HS_REQUEST:
       if (m->mask == 0 || (m->mask & ~VALID_MASK))
         return nsfd_make_error (err, EINVAL, "encoding REQUEST: invalid mask 0x%x", m->mask);
-      payload = 4;
-      break;
+      *payload = 4;
+      return 0;
     default:
       return nsfd_make_error (err, EINVAL, "encoding: unknown message type %d", (int) m->type);
     }
+}
+
+/* u32 count, one u32 CLONE_NEW* label per fd (fds_out in the same order),
+ * u32 id length, the id. */
+static size_t
+encode_fds (const struct nsfd_hs_msg *m, uint8_t *b, size_t nfds, size_t text_len, int *fds_out)
+{
+  size_t off = 0, k = 0;
+  put_u32 (b, (uint32_t) nfds);
+  off += 4;
+  for (int i = 0; i < NSFD_NS_COUNT; i++)
+    if (m->ns.fd[i] >= 0)
+      {
+        put_u32 (b + off, nsfd_ns_clone_flag (i));
+        off += 4;
+        fds_out[k++] = m->ns.fd[i];
+      }
+  put_u32 (b + off, (uint32_t) text_len);
+  off += 4;
+  if (text_len)
+    memcpy (b + off, m->id, text_len);
+  return off + text_len;
+}
+
+int
+nsfd_hs_encode (const struct nsfd_hs_msg *m, void *buf, size_t cap, size_t *len,
+                int *fds_out, size_t *n_fds_out, nsfd_error_t *err)
+{
+  uint8_t *b = buf, *p = b + NSFD_HS_HEADER_SIZE;
+  size_t payload = 0, nfds, text_len;
+
+  if (n_fds_out)
+    *n_fds_out = 0;
+  if (payload_size (m, fds_out, &payload, &nfds, &text_len, err) < 0)
+    return -1;
   if (NSFD_HS_HEADER_SIZE + payload > NSFD_HS_MAX_MSG)
     return nsfd_make_error (err, EMSGSIZE, "encoding: message of %zu bytes exceeds %d",
                             NSFD_HS_HEADER_SIZE + payload, NSFD_HS_MAX_MSG);
@@ -106,41 +138,22 @@ nsfd_hs_encode (const struct nsfd_hs_msg *m, void *buf, size_t cap, size_t *len,
   put_u16 (b + 4, NSFD_HS_VERSION);
   put_u16 (b + 6, (uint16_t) m->type);
   put_u32 (b + 8, (uint32_t) payload);
-  switch (m->type)
+  if (m->type == NSFD_HS_FDS)
     {
-    case NSFD_HS_FDS:
-      put_u32 (b + off, (uint32_t) nfds);
-      off += 4;
-      nfds = 0;
-      for (int i = 0; i < NSFD_NS_COUNT; i++)
-        if (m->ns.fd[i] >= 0)
-          {
-            put_u32 (b + off, nsfd_ns_clone_flag (i));
-            off += 4;
-            fds_out[nfds++] = m->ns.fd[i];
-          }
-      put_u32 (b + off, (uint32_t) text_len);
-      off += 4;
-      if (text_len)
-        memcpy (b + off, m->id, text_len);
-      off += text_len;
+      encode_fds (m, p, nfds, text_len, fds_out);
       if (n_fds_out)
         *n_fds_out = nfds;
-      break;
-    case NSFD_HS_RESULT:
-      put_u32 (b + off, (uint32_t) m->status);
-      put_u32 (b + off + 4, (uint32_t) text_len);
-      off += 8;
-      if (text_len)
-        memcpy (b + off, m->text, text_len);
-      off += text_len;
-      break;
-    case NSFD_HS_REQUEST:
-      put_u32 (b + off, m->mask);
-      off += 4;
-      break;
     }
-  *len = off;
+  else if (m->type == NSFD_HS_RESULT)
+    {
+      put_u32 (p, (uint32_t) m->status);
+      put_u32 (p + 4, (uint32_t) text_len);
+      if (text_len)
+        memcpy (p + 8, m->text, text_len);
+    }
+  else
+    put_u32 (p, m->mask);
+  *len = NSFD_HS_HEADER_SIZE + payload;
   return 0;
 }
 

@@ -318,51 +318,45 @@ container_name (const struct nsfd_annotations *a, char **out, nsfd_error_t *err)
   return 0;
 }
 
+/* Our annotations, split and checked.  Every value is checked, also those
+ * for other containers: a mistake is reported in every container of the
+ * pod, not only in one. */
 static int
-policy_parse (const struct nsfd_annotations *a, struct nsfd_request *out, nsfd_error_t *err)
+collect_keys (const struct nsfd_annotations *a, struct our_key *keys, size_t *n, bool *any_persist,
+              nsfd_error_t *err)
 {
-  cleanup_free struct our_key *keys = NULL;
-  size_t n = 0;
-  /* Effective value per kind for this container: per-container beats pod-wide. */
-  const struct our_key *eff[KEY__COUNT] = { NULL };
-  const struct our_key *own[KEY__COUNT] = { NULL };
-  bool any_persist = false;
-  int ret;
-
-  if (a == NULL || a->len == 0)
-    return 0;
-  if (is_sandbox (a))
-    {
-      /* The pause container is never activated, whatever pod annotations it
-       * inherited. */
-      out->is_sandbox = 1;
-      return 0;
-    }
-  ret = container_name (a, &out->container_name, err);
-  if (ret < 0)
-    return ret;
-
-  keys = calloc (a->len, sizeof (*keys));
-  if (keys == NULL)
-    return nsfd_make_error (err, ENOMEM, "annotations");
+  *n = 0;
+  *any_persist = false;
   for (size_t i = 0; i < a->len; i++)
     {
       if (strncmp (a->items[i].key, NSFD_ANNOTATION_PREFIX, PREFIX_LEN) != 0)
         continue;
-      ret = split_key (&a->items[i], &keys[n], err);
-      if (ret < 0)
-        return ret;
-      /* Every value is checked, also those for other containers: a mistake
-       * is reported in every container of the pod, not only in one. */
-      ret = check_value (&keys[n], err);
-      if (ret < 0)
-        return ret;
-      if (keys[n].kind == KEY_PERSIST)
-        any_persist = true;
-      n++;
+      if (split_key (&a->items[i], &keys[*n], err) < 0 || check_value (&keys[*n], err) < 0)
+        return -1;
+      if (keys[*n].kind == KEY_PERSIST)
+        *any_persist = true;
+      (*n)++;
     }
-  if (n == 0)
-    return 0;
+  return 0;
+}
+
+/* A per-container option needs that container to be activated. */
+static bool
+target_activated (const struct our_key *keys, size_t n, const char *target)
+{
+  for (size_t j = 0; j < n; j++)
+    if (keys[j].kind == KEY_PERSIST && (keys[j].target == NULL || strcmp (keys[j].target, target) == 0))
+      return true;
+  return false;
+}
+
+/* The value of each kind for this container: per-container beats pod-wide.
+ * Options without an activation they could apply to are errors. */
+static int
+effective_keys (const struct our_key *keys, size_t n, bool any_persist, const char *name,
+                const struct our_key *eff[KEY__COUNT], nsfd_error_t *err)
+{
+  const struct our_key *own[KEY__COUNT] = { NULL };
 
   for (size_t i = 0; i < n; i++)
     {
@@ -379,63 +373,84 @@ policy_parse (const struct nsfd_annotations *a, struct nsfd_request *out, nsfd_e
             eff[k->kind] = k;
           continue;
         }
-      if (k->kind != KEY_PERSIST)
-        {
-          /* A per-container option needs that container to be activated. */
-          bool activated = false;
-          for (size_t j = 0; j < n; j++)
-            if (keys[j].kind == KEY_PERSIST && (keys[j].target == NULL || strcmp (keys[j].target, k->target) == 0))
-              activated = true;
-          if (!activated)
-            return nsfd_make_error (err, 0,
-                                    "annotation \"%s\" has no effect: container \"%s\" has no \"" NSFD_ANNOTATION_PREFIX
-                                    "persist\" annotation; add \"" NSFD_ANNOTATION_PREFIX "persist.%s\" or remove "
-                                    "this one",
-                                    k->full, k->target, k->target);
-        }
-      if (out->container_name && strcmp (k->target, out->container_name) == 0)
+      if (k->kind != KEY_PERSIST && !target_activated (keys, n, k->target))
+        return nsfd_make_error (err, 0,
+                                "annotation \"%s\" has no effect: container \"%s\" has no \"" NSFD_ANNOTATION_PREFIX
+                                "persist\" annotation; add \"" NSFD_ANNOTATION_PREFIX "persist.%s\" or remove "
+                                "this one",
+                                k->full, k->target, k->target);
+      if (name && strcmp (k->target, name) == 0)
         own[k->kind] = k;
     }
   for (int kind = 0; kind < KEY__COUNT; kind++)
     if (own[kind])
       eff[kind] = own[kind];
+  return 0;
+}
 
-  if (eff[KEY_PERSIST] == NULL)
-    return 0; /* e.g. a sidecar while per-container keys name another container */
+static int
+bool_option (const struct our_key *k, int *out, nsfd_error_t *err)
+{
+  return k ? parse_bool_value (k->full, k->value, out, err) : 0;
+}
 
-  ret = parse_path_value (eff[KEY_PERSIST]->full, eff[KEY_PERSIST]->value, &out->persist_dest, err);
-  if (ret < 0)
-    return ret;
+/* The request from the effective values (persist is set). */
+static int
+fill_request (const struct our_key *const eff[KEY__COUNT], struct nsfd_request *out, nsfd_error_t *err)
+{
+  if (parse_path_value (eff[KEY_PERSIST]->full, eff[KEY_PERSIST]->value, &out->persist_dest, err) < 0)
+    return -1;
   if (eff[KEY_LOWER])
     {
-      ret = parse_path_value (eff[KEY_LOWER]->full, eff[KEY_LOWER]->value, &out->lower_dest, err);
-      if (ret < 0)
-        return ret;
+      if (parse_path_value (eff[KEY_LOWER]->full, eff[KEY_LOWER]->value, &out->lower_dest, err) < 0)
+        return -1;
       if (strcmp (out->lower_dest, out->persist_dest) == 0)
         return nsfd_make_error (err, 0,
                                 "annotation \"%s\": \"%s\" is also the persist volume; the lower layer must be a "
                                 "different, read-only volume",
                                 eff[KEY_LOWER]->full, out->lower_dest);
     }
-  if (eff[KEY_KEEP_VISIBLE])
-    {
-      ret = parse_bool_value (eff[KEY_KEEP_VISIBLE]->full, eff[KEY_KEEP_VISIBLE]->value, &out->keep_volume_visible,
-                              err);
-      if (ret < 0)
-        return ret;
-    }
-  if (eff[KEY_ACCEPT_IMAGE_CHANGE])
-    {
-      ret = parse_bool_value (eff[KEY_ACCEPT_IMAGE_CHANGE]->full, eff[KEY_ACCEPT_IMAGE_CHANGE]->value,
-                              &out->accept_image_change, err);
-      if (ret < 0)
-        return ret;
-    }
+  if (bool_option (eff[KEY_KEEP_VISIBLE], &out->keep_volume_visible, err) < 0
+      || bool_option (eff[KEY_ACCEPT_IMAGE_CHANGE], &out->accept_image_change, err) < 0)
+    return -1;
   out->layer_name = strdup (eff[KEY_LAYER] ? eff[KEY_LAYER]->value : NSFD_DEFAULT_LAYER_NAME);
   if (out->layer_name == NULL)
     return nsfd_make_error (err, ENOMEM, "layer name");
   out->activated = 1;
   return 0;
+}
+
+static int
+policy_parse (const struct nsfd_annotations *a, struct nsfd_request *out, nsfd_error_t *err)
+{
+  cleanup_free struct our_key *keys = NULL;
+  const struct our_key *eff[KEY__COUNT] = { NULL };
+  bool any_persist;
+  size_t n;
+
+  if (a == NULL || a->len == 0)
+    return 0;
+  if (is_sandbox (a))
+    {
+      /* The pause container is never activated, whatever pod annotations it
+       * inherited. */
+      out->is_sandbox = 1;
+      return 0;
+    }
+  if (container_name (a, &out->container_name, err) < 0)
+    return -1;
+  keys = calloc (a->len, sizeof (*keys));
+  if (keys == NULL)
+    return nsfd_make_error (err, ENOMEM, "annotations");
+  if (collect_keys (a, keys, &n, &any_persist, err) < 0)
+    return -1;
+  if (n == 0)
+    return 0;
+  if (effective_keys (keys, n, any_persist, out->container_name, eff, err) < 0)
+    return -1;
+  if (eff[KEY_PERSIST] == NULL)
+    return 0; /* e.g. a sidecar while per-container keys name another container */
+  return fill_request (eff, out, err);
 }
 
 int
