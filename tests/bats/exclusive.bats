@@ -27,14 +27,14 @@ _layer () {
 }
 
 # _wait_file RUNTIME ID FILE: retry `exec cat FILE` until it succeeds (bounded, 10 s).
+_exec_ok () {
+	nsfd_exec "$@"
+	((status == 0))
+}
+
 _wait_file () {
-	local rt=$1 id=$2 f=$3 i
-	for ((i = 0; i < 100; i++)); do
-		nsfd_exec "$rt" "$id" cat "$f"
-		((status == 0)) && return 0
-		sleep 0.1
-	done
-	echo "no $f in $id: $output" >&2
+	nsfd_wait_until 10 _exec_ok "$1" "$2" cat "$3" && return 0
+	echo "no $3 in $2: $output" >&2
 	return 1
 }
 
@@ -173,14 +173,14 @@ _wrapper_setup () {
 	nsfd_fault_snapshot "$SNAP"
 }
 
+_wexec_ok () {
+	nsfd_wrapper_exec "$@"
+	((status == 0))
+}
+
 _wwait_file () {
-	local id=$1 f=$2 i
-	for ((i = 0; i < 100; i++)); do
-		nsfd_wrapper_exec "$id" cat "$f"
-		((status == 0)) && return 0
-		sleep 0.1
-	done
-	echo "no $f in $id: $output" >&2
+	nsfd_wait_until 10 _wexec_ok "$1" cat "$2" && return 0
+	echo "no $2 in $1: $output" >&2
 	return 1
 }
 
@@ -242,7 +242,7 @@ _wwait_file () {
 
 @test "exclusive: wrapper mode: a wrapper SIGKILLed in the middle of create does not block" {
 	_wrapper_setup
-	local a b slow wpid i
+	local a b slow wpid
 	a=$(nsfd_unique_id ewma)
 	b=$(nsfd_unique_id ewmb)
 	# A runtime that stays in create until killed (the wrapper gives it PDEATHSIG).
@@ -257,11 +257,7 @@ _wwait_file () {
 		create --bundle "$B" "$a" </dev/null >/dev/null 2>&1 3>&- &
 	wpid=$!
 	nsfd_track_pid "$wpid"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $(nsfd_tmpdir)/slow.pid ]] && break
-		sleep 0.1
-	done
-	[ -s "$(nsfd_tmpdir)/slow.pid" ]
+	nsfd_wait_until 10 test -s "$(nsfd_tmpdir)/slow.pid"
 	# Mid-create: the wrapper holds the layer.
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
 	[ "$(jq -r .pid "$(_layer "$VOL")/holder.json")" = "$wpid" ]

@@ -66,11 +66,7 @@ _exec_sees_root () {
 	nsfd_wait_state "$rt" "$id" running
 	layer=$vol/.nsfdsuds/default
 	# Bounded wait for the init to have written its file (it lands in the upper dir).
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ -f $layer/upper/etc/init-wrote ]] && break
-		sleep 0.1
-	done
+	nsfd_wait_until 10 test -f "$layer/upper/etc/init-wrote"
 	nsfd_exec "$rt" "$id" sh -c 'cat /etc/init-wrote; grep " / / " /proc/self/mountinfo; stat -f -c %t /'
 	echo "$output"
 	[ "$status" -eq 0 ]

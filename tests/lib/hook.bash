@@ -102,14 +102,7 @@ nsfd_mounter_pids () {
 
 # nsfd_wait_gone PID [SECS]: wait (bounded, default 10 s) until PID has exited.
 nsfd_wait_gone () {
-	local i n=$(( ${2:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ -e /proc/$1 ]] || return 0
-		[[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]] && return 0
-		sleep 0.1
-	done
-	echo "nsfd_wait_gone: pid $1 still runs after ${2:-10} s" >&2
-	return 1
+	nsfd_wait_until "${2:-10}" nsfd_pid_gone "$1"
 }
 
 # nsfd_hook_assert_clean ID BEFORE: the host is as before the container: same mount
@@ -156,16 +149,26 @@ with open(log, "ab", buffering=0) as f:
         f.write(data.rstrip(b"\0\n") + b"\n")
 '
 
+_nsfd_no_dev_log () {
+	[[ ! -e /dev/log && ! -L /dev/log ]]
+}
+
+# READY PID: the listener has bound /dev/log; skips the test if it lost a race for
+# /dev/log with another run (the bind failed and the listener exited).
+_nsfd_syslog_bound () {
+	[[ -s $1 ]] && return 0
+	if nsfd_pid_gone "$2"; then
+		skip "/dev/log was taken by another test run"
+	fi
+	return 1
+}
+
 nsfd_syslog_start () {
-	local log ready i pid
+	local log ready pid
 	log=$(nsfd_syslog_file)
 	ready=$(nsfd_tmpdir)/syslog.ready
 	# Another run of these tests may hold it for a few seconds: wait a little.
-	for ((i = 0; i < 150; i++)); do
-		[[ -e /dev/log || -L /dev/log ]] || break
-		sleep 0.1
-	done
-	if [[ -e /dev/log || -L /dev/log ]]; then
+	if ! nsfd_wait_until 15 _nsfd_no_dev_log 2>/dev/null; then
 		skip "/dev/log exists (a syslog daemon or another test run owns it)"
 	fi
 	: >"$log"
@@ -173,26 +176,16 @@ nsfd_syslog_start () {
 	pid=$!
 	nsfd_track_pid "$pid"
 	echo "$pid" >"$(nsfd_tmpdir)/syslog.pid"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $ready ]] && return 0
-		# Lost a race for /dev/log with another run: the bind failed.
-		case $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) in
-		'' | Z) skip "/dev/log was taken by another test run" ;;
-		esac
-		sleep 0.05
-	done
+	NSFD_WAIT_INTERVAL=0.05 nsfd_wait_until 5 _nsfd_syslog_bound "$ready" "$pid" && return 0
 	echo "nsfd_syslog_start: the listener did not bind /dev/log" >&2
 	return 1
 }
 
 # nsfd_syslog_wait REGEX [SECS]: wait until a log line matches the ERE (default 10 s).
 nsfd_syslog_wait () {
-	local re=$1 i n=$(( ${2:-10} * 10 )) log
+	local re=$1 log
 	log=$(nsfd_syslog_file)
-	for ((i = 0; i < n; i++)); do
-		grep -Eq -- "$re" "$log" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${2:-10}" grep -Eq -- "$re" "$log" 2>/dev/null && return 0
 	echo "nsfd_syslog_wait: no line matching /$re/ in the system log; it has:" >&2
 	cat "$log" >&2 2>/dev/null
 	return 1

@@ -140,13 +140,13 @@ nsfd_container_state () {
 	$cmd state "$2" </dev/null 2>/dev/null 3>&- | jq -r .status
 }
 
+_nsfd_state_is () {
+	[[ $(nsfd_container_state "$1" "$2") == "$3" ]]
+}
+
 # nsfd_wait_state RUNTIME ID STATE [SECONDS]: wait until ID reaches STATE (default 10 s).
 nsfd_wait_state () {
-	local i n=$(( ${4:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ $(nsfd_container_state "$1" "$2") == "$3" ]] && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${4:-10}" _nsfd_state_is "$1" "$2" "$3" 2>/dev/null && return 0
 	echo "nsfd_wait_state: $2 did not reach $3 (now: $(nsfd_container_state "$1" "$2"))" >&2
 	return 1
 }
