@@ -81,7 +81,7 @@ again" ]
 }
 
 @test "podman --runtime runc: persistent root survives rm + run; unannotated untouched" {
-	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pre-opens the root: hook mode refuses it"
+	nsfd_skip_preopening_runc runc
 	run_twice runc
 }
 

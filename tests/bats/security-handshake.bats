@@ -17,8 +17,7 @@ load ../lib/hook
 load ../lib/security
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
+	nsfd_hook_setup
 	command -v python3 >/dev/null || skip "needs python3"
 }
 

@@ -1,14 +1,23 @@
-# Helpers for the hook-mode system tests (tests/bats/hook-*.bats). Load after common:
+# Helpers for the hook-mode system tests (tests/bats/hook-*.bats and every file that
+# registers nsfdsuds-hook). Load after common:
 #
 #   load ../lib/common
 #   load ../lib/hook
 #
-# and use `teardown () { nsfd_hook_teardown; }` (it stops the syslog listener, removes
-# the /dev/log it bound, then runs nsfd_cleanup).
+#   setup () {
+#   	nsfd_hook_setup
+#   }
 #
+# Loading it installs the default teardown nsfd_hook_teardown (it stops the syslog
+# listener, removes the /dev/log it bound, then runs nsfd_cleanup); a file that needs
+# its own teardown must call nsfd_hook_teardown from it.
+#
+#   nsfd_hook_setup                    skip unless root and nsfdsuds-hook is built
 #   nsfd_hook_config [JQ_FILTER]       a config file allowing $(nsfd_tmpdir vols); prints its path
-#   nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]
+#   nsfd_hook_bundle DIR CFG [--without STAGE]... [--hook-stderr] [nsfd_bundle options]
 #                                      nsfd_bundle plus the three hook stages
+#   nsfd_hook_stderr_take              what the hooks wrote to stderr under crun (with
+#                                      --hook-stderr) since the last call
 #   nsfd_hook_volume [NAME]            a volume dir under the allowed prefix; prints its path
 #   nsfd_tree_digest DIR               a listing (type, mode, owner, size, link, sha256) of DIR
 #   nsfd_hook_snapshot FILE            host mount table minus other people's /tmp mounts
@@ -22,6 +31,17 @@
 #   nsfd_mounter_pids                  pids of nsfdsuds-hook processes holding this test's files
 
 NSFD_HOOK_RUNDIR=/run/nsfdsuds
+
+# The default teardown of a file that loads this one.
+teardown () {
+	nsfd_hook_teardown
+}
+
+# nsfd_hook_setup: the common setup of a hook-mode test (call it from setup).
+nsfd_hook_setup () {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_HOOK_BIN"
+}
 
 # nsfd_hook_config [JQ_FILTER]: write a config (root-owned, 0644) that allows volumes
 # under $(nsfd_tmpdir vols), logs at debug level to stderr and syslog, and apply an
@@ -42,28 +62,56 @@ nsfd_hook_volume () {
 	nsfd_tmpdir "vols/${1:-vol}"
 }
 
-# nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]: the bundle with
-# nsfdsuds-hook registered at createRuntime, createContainer and poststop (each with
-# --config CFG), minus the stages named by --without.
+# nsfd_hook_bundle DIR CFG [--without STAGE]... [--hook-stderr] [nsfd_bundle options]:
+# the bundle with nsfdsuds-hook registered at createRuntime, createContainer and
+# poststop (each with --config CFG), minus the stages named by --without. --hook-stderr:
+# crun appends the hooks' stderr to $(nsfd_hook_stderr_file) (see nsfd_hook_stderr_take).
 nsfd_hook_bundle () {
 	local dir=$1 cfg=$2 st
 	shift 2
 	local -A skip=()
 	local -a rest=() hooks=()
 	while (($#)); do
-		if [[ $1 == --without ]]; then
+		case $1 in
+		--without)
 			skip[$2]=1
 			shift 2
-		else
+			;;
+		--hook-stderr)
+			rest+=(--annotation "run.oci.hooks.stderr=$(nsfd_hook_stderr_file)")
+			shift
+			;;
+		*)
 			rest+=("$1")
 			shift
-		fi
+			;;
+		esac
 	done
 	for st in createRuntime createContainer poststop; do
 		[[ -n ${skip[$st]:-} ]] && continue
 		hooks+=(--hook "$st" "$NSFD_HOOK_BIN" --config "$cfg" "$st")
 	done
 	nsfd_bundle "$dir" "${rest[@]}" "${hooks[@]}"
+}
+
+# runc quotes a failed hook's stderr in its own error; crun does not, unless the bundle
+# has the annotation run.oci.hooks.stderr=FILE (crun then appends every hook's stderr to
+# FILE). So a test that checks the hook's reason for a refusal on either runtime builds
+# with nsfd_hook_bundle --hook-stderr and adds nsfd_hook_stderr_take to the output.
+nsfd_hook_stderr_file () {
+	local f
+	f=$(nsfd_tmpdir)/hook-stderr
+	[[ -e $f ]] || : >"$f"
+	printf '%s\n' "$f"
+}
+
+# nsfd_hook_stderr_take: print what the hooks wrote there since the last call, and empty
+# the file (under runc it stays empty).
+nsfd_hook_stderr_take () {
+	local f
+	f=$(nsfd_hook_stderr_file)
+	cat "$f"
+	: >"$f"
 }
 
 # nsfd_tree_digest DIR: one line per entry (path, type, mode, uid:gid, size of files,

@@ -142,7 +142,7 @@ sec_assert_no_leftovers () {
 # --- a mounter held waiting ------------------------------------------------------------
 
 sec_rt () {
-	if nsfd_runc_preopens_root; then echo crun; else echo runc; fi
+	nsfd_hook_runtime
 }
 
 sec_sync () {
