@@ -16,6 +16,7 @@
 #   7. a final leak check on the host (tests/bats/zz-final-leak-check.bats)
 #
 # --filter REGEX runs only the bats files whose name matches (the leak check always runs).
+# Before the end it lists the skip reasons of all bats runs, grouped, with counts per run.
 # The last line is "N passed, N failed, N skipped" over ctest and both bats runs; the exit
 # status is non-zero if anything failed. Logs go to $NSFD_LOG_DIR (default build*/test-logs).
 set -euo pipefail
