@@ -16,6 +16,7 @@
 #   7. a final leak check on the host (tests/bats/zz-final-leak-check.bats)
 #
 # --filter REGEX runs only the bats files whose name matches (the leak check always runs).
+# Before the end it lists the skip reasons of all bats runs, grouped, with counts per run.
 # The last line is "N passed, N failed, N skipped" over ctest and both bats runs; the exit
 # status is non-zero if anything failed. Logs go to $NSFD_LOG_DIR (default build*/test-logs).
 set -euo pipefail
@@ -51,9 +52,20 @@ count () { # NAME PASSED FAILED SKIPPED
 	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
 }
 
+# The TAP logs of this run, as "NAME<tab>LOG", and lines about skipped unit tests, for
+# the skip summary at the end.
+tap_logs=() ctest_skip_lines=()
+
+ctest_skips () { # NAME LOG SKIPPED
+	(($3)) || return 0
+	ctest_skip_lines+=("$(printf '%4d  unit tests: %s (reasons in %s)  (%s %d)' "$3" \
+		"$(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$2" | paste -sd ' ')" "$2" "$1" "$3")")
+}
+
 # Counts from a TAP log; tests the plan announced but that never reported count as failed.
 count_tap () { # NAME LOG STATUS
 	local name=$1 log=$2 st=$3 ok nok skip plan=0 results
+	tap_logs+=("$name"$'\t'"$log")
 	ok=$(grep -c '^ok ' "$log" || true)
 	skip=$(grep -Ec '^ok .* # (skip|SKIP)' "$log" || true)
 	nok=$(grep -c '^not ok ' "$log" || true)
@@ -139,6 +151,7 @@ if ((host)); then
 			cfail=1
 		fi
 		count ctest $((total - cfail - cskip)) "$cfail" "$cskip"
+		ctest_skips ctest "$logs/ctest.log" "$cskip"
 	else
 		tail -n 40 "$logs/build.log"
 		echo "build: FAILED (log: $logs/build.log); host tests that need the binaries will skip"
@@ -184,6 +197,7 @@ if ((asan)) && ((host)); then
 		((total > 0)) || cfail=1
 		((asan_ctest_st == 0)) || ((cfail > 0)) || cfail=1
 		count "ctest asan" $((total - cfail - cskip)) "$cfail" "$cskip"
+		ctest_skips "ctest asan" "$logs/ctest-asan.log" "$cskip"
 		if ((${#bats_files[@]})); then
 			phase "bats on the host, ASan+UBSan build"
 			asan_st=0
@@ -224,6 +238,44 @@ leak_st=0
 bats --tap "$leak_check" </dev/null 2>&1 | tee "$logs/leak-check.tap" || leak_st=$?
 echo
 count_tap "leak check" "$logs/leak-check.tap" "$leak_st"
+
+# Every skipped bats test, grouped by its reason ("ok N name # skip REASON"): how many,
+# and in which runs (host, sid, host asan, ...), most frequent first.
+skip_summary () {
+	local entry
+	local -a args=()
+	for entry in "${tap_logs[@]}"; do
+		args+=("suite=${entry%%$'\t'*}" "${entry#*$'\t'}")
+	done
+	((${#args[@]})) || args=(/dev/null)
+	awk '
+		/^ok [0-9]+ .* # (skip|SKIP)( |$)/ {
+			r = $0
+			sub(/.* # (skip|SKIP) */, "", r)
+			if (r == "") r = "(no reason given)"
+			s = suite
+			sub(/^bats /, "", s)
+			if (!(r in total)) order[++n] = r
+			total[r]++
+			if (!((r, s) in per)) suites[r] = suites[r] (suites[r] == "" ? "" : "\t") s
+			per[r, s]++
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				r = order[i]
+				k = split(suites[r], sl, "\t")
+				w = ""
+				for (j = 1; j <= k; j++) w = w (j > 1 ? ", " : "") sl[j] " " per[r, sl[j]]
+				printf "%d\t%s\t%s\n", total[r], r, w
+			}
+		}' "${args[@]}" | sort -t$'\t' -s -k1,1nr | awk -F'\t' '{ printf "%4d  %s  (%s)\n", $1, $2, $3 }'
+	((${#ctest_skip_lines[@]} == 0)) || printf '%s\n' "${ctest_skip_lines[@]}"
+}
+
+if ((skipped)); then
+	phase "skipped, by reason"
+	skip_summary
+fi
 
 phase "done"
 echo "$passed passed, $failed failed, $skipped skipped"

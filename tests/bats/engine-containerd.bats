@@ -91,7 +91,7 @@ run" ]
 }
 
 @test "containerd: hooks in the spec (base runtime spec), runc; persistence across delete + recreate" {
-	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pre-opens the root: hook mode refuses it"
+	nsfd_skip_preopening_runc runc
 	hook_mode runc
 }
 

@@ -81,7 +81,7 @@ again" ]
 }
 
 @test "podman --runtime runc: persistent root survives rm + run; unannotated untouched" {
-	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pre-opens the root: hook mode refuses it"
+	nsfd_skip_preopening_runc runc
 	run_twice runc
 }
 
@@ -133,13 +133,13 @@ kube_yaml () {
 }
 
 # wait_exited NAME: until podman reports the container exited (bounded).
+_exited () {
+	nsfd_podman "$RT" inspect --format '{{.State.Status}}' "$1"
+	[[ $output == exited ]]
+}
+
 wait_exited () {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		nsfd_podman "$RT" inspect --format '{{.State.Status}}' "$1"
-		[[ $output == exited ]] && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until 10 _exited "$1" && return 0
 	echo "container $1 did not exit: $output" >&2
 	return 1
 }

@@ -14,9 +14,8 @@ load ../lib/hook
 load ../lib/wrapper
 load ../lib/faults
 
-teardown () {
-	nsfd_hook_teardown
-}
+# Hook mode runs on runc, or on crun where runc pre-opens the root.
+HRT=$(nsfd_hook_runtime)
 
 # The long-running container: writes /etc/a-data once (and /etc/seen-by-<n> per run),
 # then sleeps.
@@ -27,101 +26,102 @@ _layer () {
 }
 
 # _wait_file RUNTIME ID FILE: retry `exec cat FILE` until it succeeds (bounded, 10 s).
+_exec_ok () {
+	nsfd_exec "$@"
+	((status == 0))
+}
+
 _wait_file () {
-	local rt=$1 id=$2 f=$3 i
-	for ((i = 0; i < 100; i++)); do
-		nsfd_exec "$rt" "$id" cat "$f"
-		((status == 0)) && return 0
-		sleep 0.1
-	done
-	echo "no $f in $id: $output" >&2
+	nsfd_wait_until 10 _exec_ok "$1" "$2" cat "$3" && return 0
+	echo "no $3 in $2: $output" >&2
 	return 1
 }
 
 _hook_setup () {
 	nsfd_skip_unless_root
 	nsfd_require_build "$NSFD_HOOK_BIN"
-	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root: hook mode refuses it"
 	CFG=$(nsfd_hook_config '.mounterLifetimeSeconds = 5')
 	B=$(nsfd_tmpdir bundle)
 	VOL=$(nsfd_hook_volume)
-	nsfd_hook_bundle "$B" "$CFG" --mount "$VOL:/data" --annotation nsfdsuds.io/persist=/data --args "$_ARGS"
+	nsfd_hook_bundle "$B" "$CFG" --hook-stderr --mount "$VOL:/data" --annotation nsfdsuds.io/persist=/data --args "$_ARGS"
 	mkdir -p "$B/rootfs/data"
 	SNAP=$(nsfd_tmpdir .snap)/before
 	nsfd_fault_snapshot "$SNAP"
 }
 
-@test "exclusive: hook mode (runc): a second container is refused naming the holder; the first keeps its data" {
+@test "exclusive: hook mode ($HRT): a second container is refused naming the holder; the first keeps its data" {
 	_hook_setup
 	local a b
 	a=$(nsfd_unique_id exa)
 	b=$(nsfd_unique_id exb)
-	nsfd_create_start runc "$B" "$a"
-	_wait_file runc "$a" /etc/a-data
+	nsfd_create_start "$HRT" "$B" "$a"
+	_wait_file "$HRT" "$a" /etc/a-data
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
 
-	nsfd_create_start runc "$B" "$b" || true
+	nsfd_hook_stderr_take >/dev/null
+	nsfd_create_start "$HRT" "$B" "$b" || true
+	output+=$'\n'$(nsfd_hook_stderr_take)
 	echo "second: $status: $output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"in use by container \\\"$a\\\""* || $output == *"in use by container \"$a\""* ]]
 	nsfd_wait_no_rundir "$b" 10
 	# The first is untouched: running, its record, its data, and it still writes.
-	[ "$(nsfd_container_state runc "$a")" = running ]
+	[ "$(nsfd_container_state "$HRT" "$a")" = running ]
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
-	nsfd_exec runc "$a" sh -c 'cat /etc/a-data && echo more >/etc/a-more && cat /etc/a-more'
+	nsfd_exec "$HRT" "$a" sh -c 'cat /etc/a-data && echo more >/etc/a-more && cat /etc/a-more'
 	[ "$status" -eq 0 ]
 	[ "$output" = $'a\nmore' ]
 	[ "$(cat "$(_layer "$VOL")/upper/etc/a-more")" = more ]
 
-	nsfd_delete runc "$a"
-	nsfd_delete runc "$b" || true
+	nsfd_delete "$HRT" "$a"
+	nsfd_delete "$HRT" "$b" || true
 	[ ! -e "$(_layer "$VOL")/holder.json" ]
 	# Now it is free.
-	nsfd_create_start runc "$B" "$b"
-	_wait_file runc "$b" /etc/a-more
+	nsfd_create_start "$HRT" "$B" "$b"
+	_wait_file "$HRT" "$b" /etc/a-more
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$b" ]
-	nsfd_delete runc "$b"
+	nsfd_delete "$HRT" "$b"
 	nsfd_wait_no_nsfd_pids 10
 	nsfd_fault_assert_clean "$b" "$SNAP"
 }
 
-@test "exclusive: hook mode (runc): a holder whose init was SIGKILLed does not block; its delete keeps the new record" {
+@test "exclusive: hook mode ($HRT): a holder whose init was SIGKILLed does not block; its delete keeps the new record" {
 	_hook_setup
 	local a b pid
 	a=$(nsfd_unique_id exka)
 	b=$(nsfd_unique_id exkb)
-	nsfd_create_start runc "$B" "$a"
-	_wait_file runc "$a" /etc/a-data
+	nsfd_create_start "$HRT" "$B" "$a"
+	_wait_file "$HRT" "$a" /etc/a-data
 	pid=$(jq -r .pid "$(_layer "$VOL")/holder.json")
-	[ "$pid" = "$($RUNC state "$a" | jq -r .pid)" ]
+	[ "$pid" = "$($(nsfd_runtime_cmd "$HRT") state "$a" | jq -r .pid)" ]
 	kill -KILL "$pid"
-	nsfd_wait_state runc "$a" stopped 10
+	nsfd_wait_state "$HRT" "$a" stopped 10
 	# Not deleted (no poststop yet): the record still names a, but its process is gone.
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
 
-	nsfd_create_start runc "$B" "$b"
-	_wait_file runc "$b" /etc/a-data
+	nsfd_create_start "$HRT" "$B" "$b"
+	_wait_file "$HRT" "$b" /etc/a-data
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$b" ]
 	# a's poststop runs now; it must not release b's hold.
-	nsfd_delete runc "$a"
+	nsfd_delete "$HRT" "$a"
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$b" ]
-	[ "$(nsfd_container_state runc "$b")" = running ]
-	nsfd_delete runc "$b"
+	[ "$(nsfd_container_state "$HRT" "$b")" = running ]
+	nsfd_delete "$HRT" "$b"
 	[ ! -e "$(_layer "$VOL")/holder.json" ]
 	nsfd_wait_no_nsfd_pids 10
 	nsfd_fault_assert_clean "$a" "$SNAP"
 	nsfd_fault_assert_clean "$b" "$SNAP"
 }
 
-@test "exclusive: hook mode (runc): a record from another boot does not block; one of this boot with a live pid does" {
+@test "exclusive: hook mode ($HRT): a record from another boot does not block; one of this boot with a live pid does" {
 	_hook_setup
 	local a b sleeper start
 	a=$(nsfd_unique_id exba)
 	b=$(nsfd_unique_id exbb)
 	# Make the layer (a short run), then forge records.
-	nsfd_create_start runc "$B" "$a"
-	_wait_file runc "$a" /etc/a-data
-	nsfd_delete runc "$a"
+	nsfd_create_start "$HRT" "$B" "$a"
+	_wait_file "$HRT" "$a" /etc/a-data
+	nsfd_delete "$HRT" "$a"
 	[ ! -e "$(_layer "$VOL")/holder.json" ]
 
 	# This boot, a live process (ours), another container: refused, naming it.
@@ -131,29 +131,31 @@ _hook_setup () {
 	start=$(_nsfd_pid_starttime "$sleeper")
 	nsfd_write_holder "$VOL" container=crashed-node-web-0 "bootId=$(cat /proc/sys/kernel/random/boot_id)" \
 		pid="$sleeper" pidStartTime="$start" mode=hook since=2026-01-01T00:00:00Z
-	nsfd_create_start runc "$B" "$b" || true
+	nsfd_hook_stderr_take >/dev/null
+	nsfd_create_start "$HRT" "$B" "$b" || true
+	output+=$'\n'$(nsfd_hook_stderr_take)
 	echo "live record: $status: $output"
 	[ "$status" -ne 0 ]
 	[[ $output == *crashed-node-web-0* ]]
-	nsfd_delete runc "$b" || true
+	nsfd_delete "$HRT" "$b" || true
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = crashed-node-web-0 ]
 
 	# The same record from another boot (a crashed node; the pid and start time even
 	# match a live process here): stale.
 	nsfd_write_holder "$VOL" container=crashed-node-web-0 bootId=00000000-1111-2222-3333-444444444444 \
 		pid="$sleeper" pidStartTime="$start" mode=hook since=2026-01-01T00:00:00Z
-	nsfd_create_start runc "$B" "$b"
-	_wait_file runc "$b" /etc/a-data
+	nsfd_create_start "$HRT" "$B" "$b"
+	_wait_file "$HRT" "$b" /etc/a-data
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$b" ]
 	[ "$(jq -r .bootId "$(_layer "$VOL")/holder.json")" = "$(cat /proc/sys/kernel/random/boot_id)" ]
-	nsfd_delete runc "$b"
+	nsfd_delete "$HRT" "$b"
 	[ ! -e "$(_layer "$VOL")/holder.json" ]
 
 	# An unreadable record is stale too.
 	echo 'not json' >"$(_layer "$VOL")/holder.json"
-	nsfd_create_start runc "$B" "$a"
+	nsfd_create_start "$HRT" "$B" "$a"
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
-	nsfd_delete runc "$a"
+	nsfd_delete "$HRT" "$a"
 	nsfd_wait_no_nsfd_pids 10
 	nsfd_fault_assert_clean "$b" "$SNAP"
 }
@@ -173,14 +175,14 @@ _wrapper_setup () {
 	nsfd_fault_snapshot "$SNAP"
 }
 
+_wexec_ok () {
+	nsfd_wrapper_exec "$@"
+	((status == 0))
+}
+
 _wwait_file () {
-	local id=$1 f=$2 i
-	for ((i = 0; i < 100; i++)); do
-		nsfd_wrapper_exec "$id" cat "$f"
-		((status == 0)) && return 0
-		sleep 0.1
-	done
-	echo "no $f in $id: $output" >&2
+	nsfd_wait_until 10 _wexec_ok "$1" cat "$2" && return 0
+	echo "no $2 in $1: $output" >&2
 	return 1
 }
 
@@ -242,7 +244,7 @@ _wwait_file () {
 
 @test "exclusive: wrapper mode: a wrapper SIGKILLed in the middle of create does not block" {
 	_wrapper_setup
-	local a b slow wpid i
+	local a b slow wpid
 	a=$(nsfd_unique_id ewma)
 	b=$(nsfd_unique_id ewmb)
 	# A runtime that stays in create until killed (the wrapper gives it PDEATHSIG).
@@ -257,11 +259,7 @@ _wwait_file () {
 		create --bundle "$B" "$a" </dev/null >/dev/null 2>&1 3>&- &
 	wpid=$!
 	nsfd_track_pid "$wpid"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $(nsfd_tmpdir)/slow.pid ]] && break
-		sleep 0.1
-	done
-	[ -s "$(nsfd_tmpdir)/slow.pid" ]
+	nsfd_wait_until 10 test -s "$(nsfd_tmpdir)/slow.pid"
 	# Mid-create: the wrapper holds the layer.
 	[ "$(jq -r .container "$(_layer "$VOL")/holder.json")" = "$a" ]
 	[ "$(jq -r .pid "$(_layer "$VOL")/holder.json")" = "$wpid" ]

@@ -23,8 +23,10 @@ load ../lib/hook
 load ../lib/wrapper
 load ../lib/faults
 
-teardown () {
-	nsfd_hook_teardown
+# Hook mode runs on runc, or on crun where runc pre-opens the root.
+HRT=$(nsfd_hook_runtime)
+_hrt_version () {
+	if [[ $HRT == runc ]]; then echo "$NSFD_RUNC_VERSION"; else echo "$NSFD_CRUN_VERSION"; fi
 }
 
 _report () {
@@ -51,13 +53,25 @@ _marker_lines () {
 	[[ -f $f ]] && wc -l <"$f" || echo 0
 }
 
-# _hook_fault POINT: hook mode with runc (pivots by path).
+# Known gap: crun (1.28) runs no poststop hook after a failed create (runc does, on its
+# failure path), and after a kill at these points nothing else removes <runDir>/<id>:
+# the directory (and at some points the mounter's socket) is left behind.
+_crun_leaves_rundir () {
+	case $1 in
+	runtime-after-rundir | mounter-after-accept | worker-before-reply | agent-after-send) return 0 ;;
+	esac
+	return 1
+}
+
+# _hook_fault POINT: hook mode on $HRT (runc where it pivots by path, else crun).
 _hook_fault () {
 	local point=$1 cfg b vol id0 id1 id2 snap old left
 	nsfd_skip_unless_root
 	nsfd_require_build "$NSFD_HOOK_BIN"
 	nsfd_skip_unless_fault_build
-	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root: hook mode refuses it"
+	if [[ $HRT == crun ]] && _crun_leaves_rundir "$point"; then
+		skip "known gap: crun runs no poststop after a failed create, <runDir>/<id> is left behind at this fault point"
+	fi
 	# A short handshake and mounter lifetime keep the bounded waits short.
 	cfg=$(nsfd_hook_config '.mounterLifetimeSeconds = 3 | .handshakeTimeoutSeconds = 3')
 	b=$(nsfd_tmpdir bundle)
@@ -70,11 +84,11 @@ _hook_fault () {
 	nsfd_fault_snapshot "$snap"
 
 	id0=$(nsfd_unique_id hf0)
-	nsfd_run_container runc "$b" "$id0"
+	nsfd_run_container "$HRT" "$b" "$id0"
 	echo "first run: $status: $output"
 	[ "$status" -eq 0 ]
 	nsfd_expect_line run=first
-	nsfd_delete runc "$id0"
+	nsfd_delete "$HRT" "$id0"
 	nsfd_wait_no_nsfd_pids 10
 	nsfd_fault_assert_clean "$id0" "$snap"
 	old=$(nsfd_layer_digest "$vol")
@@ -82,7 +96,7 @@ _hook_fault () {
 
 	nsfd_hook_env "$b" "NSFDSUDS_TEST_FAULT=$point"
 	id1=$(nsfd_unique_id hf1)
-	nsfd_create_start runc "$b" "$id1" || true
+	nsfd_create_start "$HRT" "$b" "$id1" || true
 	echo "fault $point: status $status: $output"
 	[ "$status" -ne 0 ]
 	local fst=$status
@@ -96,13 +110,13 @@ _hook_fault () {
 	nsfd_wait_no_rundir "$id1" 10
 	nsfd_fault_assert_clean "$id1" "$snap"
 	_assert_holder_not_live "$vol"
-	_report "hook runc $NSFD_RUNC_VERSION $point: exit $fst; right after: $left; after wait: holder=$([[ -e $vol/.nsfdsuds/default/holder.json ]] && echo stale || echo no)"
-	nsfd_delete runc "$id1" || true
+	_report "hook $HRT $(_hrt_version) $point: exit $fst; right after: $left; after wait: holder=$([[ -e $vol/.nsfdsuds/default/holder.json ]] && echo stale || echo no)"
+	nsfd_delete "$HRT" "$id1" || true
 	[ "$(nsfd_layer_digest "$vol")" = "$old" ]
 
 	nsfd_hook_env "$b"
 	id2=$(nsfd_unique_id hf2)
-	nsfd_run_container runc "$b" "$id2"
+	nsfd_run_container "$HRT" "$b" "$id2"
 	echo "after the fault: $status: $output"
 	[ "$status" -eq 0 ]
 	nsfd_expect_line run=later
@@ -110,7 +124,7 @@ _hook_fault () {
 	nsfd_expect_line db=rows
 	nsfd_expect_line gone=absent
 	nsfd_expect_line rootfs-magic=794c7630
-	nsfd_delete runc "$id2"
+	nsfd_delete "$HRT" "$id2"
 	nsfd_wait_no_nsfd_pids 10
 	nsfd_fault_assert_clean "$id2" "$snap"
 	[ ! -e "$vol/.nsfdsuds/default/holder.json" ]

@@ -236,3 +236,34 @@ _detached () {
 	kill -KILL "$pid"
 	wait "$pid" || true
 }
+
+_tries=0
+_third_try () {
+	_tries=$((_tries + 1))
+	((_tries >= 3))
+}
+
+@test "harness: nsfd_wait_until waits for a condition, bounded, and names it on timeout" {
+	local f t0 ms
+	f=$(nsfd_tmpdir)/flag
+	(sleep 0.3 && : >"$f") </dev/null 3>&- &
+	nsfd_track_pid "$!"
+	nsfd_wait_until 5 test -e "$f"
+	# CMD runs in the caller's shell: a function sees and sets its variables.
+	_tries=0
+	nsfd_wait_until 5 _third_try
+	[ "$_tries" -eq 3 ]
+	# A condition that never holds: 1 after about SECS (fractional), naming the command.
+	t0=${EPOCHREALTIME//[!0-9]/}
+	run nsfd_wait_until 0.5 test -e "$f.never"
+	ms=$(((${EPOCHREALTIME//[!0-9]/} - t0) / 1000))
+	echo "status $status after $ms ms: $output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "nsfd_wait_until: test -e $f.never did not succeed within 0.5 s" ]
+	((ms >= 500 && ms < 3000))
+	# Usage errors are 2, not a timeout.
+	run nsfd_wait_until soon true
+	[ "$status" -eq 2 ]
+	run nsfd_wait_until 1
+	[ "$status" -eq 2 ]
+}

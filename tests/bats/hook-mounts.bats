@@ -9,12 +9,7 @@ load ../lib/common
 load ../lib/hook
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
-}
-
-teardown () {
-	nsfd_hook_teardown
+	nsfd_hook_setup
 }
 
 # Inside the container: every kubelet mount's mountinfo line (mount point, options,
@@ -151,9 +146,7 @@ _kubelet_mounts_carried () {
 }
 
 @test "hook mounts: kubelet mounts are carried into the persistent root (runc)" {
-	if nsfd_runc_preopens_root; then
-		skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root (hook mode refuses it)"
-	fi
+	nsfd_skip_preopening_runc runc
 	_kubelet_mounts_carried runc
 }
 

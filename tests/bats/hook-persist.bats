@@ -5,25 +5,14 @@
 # same layer is refused while the first runs.
 #
 # runc up to 1.3.5 and every crun: the hook changes the root. runc 1.3.6+ pivots into
-# a root it opened before any hook ran; those tests skip there (hook-refusals.bats
-# checks that such a runc refuses instead).
+# a root it opened before any hook ran; the runc cases skip there and their crun twins
+# run (hook-refusals.bats checks that such a runc refuses instead).
 
 load ../lib/common
 load ../lib/hook
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
-}
-
-teardown () {
-	nsfd_hook_teardown
-}
-
-_skip_preopening_runc () {
-	if [[ $1 == runc ]] && nsfd_runc_preopens_root; then
-		skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root (hook mode refuses it; see hook-refusals.bats)"
-	fi
+	nsfd_hook_setup
 }
 
 # The upper directory records the changes in overlayfs' own format: a whiteout for the
@@ -41,7 +30,7 @@ _check_upper_format () {
 }
 
 @test "hook persist: changes, deletions and a replaced directory survive recreation (runc)" {
-	_skip_preopening_runc runc
+	nsfd_skip_preopening_runc runc
 	nsfd_persist_roundtrip runc
 	_check_upper_format
 }
@@ -66,11 +55,7 @@ _exec_sees_root () {
 	nsfd_wait_state "$rt" "$id" running
 	layer=$vol/.nsfdsuds/default
 	# Bounded wait for the init to have written its file (it lands in the upper dir).
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ -f $layer/upper/etc/init-wrote ]] && break
-		sleep 0.1
-	done
+	nsfd_wait_until 10 test -f "$layer/upper/etc/init-wrote"
 	nsfd_exec "$rt" "$id" sh -c 'cat /etc/init-wrote; grep " / / " /proc/self/mountinfo; stat -f -c %t /'
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -88,7 +73,7 @@ _exec_sees_root () {
 }
 
 @test "hook persist: exec sees the persistent root (runc)" {
-	_skip_preopening_runc runc
+	nsfd_skip_preopening_runc runc
 	_exec_sees_root runc
 }
 
@@ -127,7 +112,7 @@ _second_refused () {
 }
 
 @test "hook persist: a second container on a held layer is refused, naming the holder (runc)" {
-	_skip_preopening_runc runc
+	nsfd_skip_preopening_runc runc
 	_second_refused runc
 }
 

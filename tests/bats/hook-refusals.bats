@@ -10,12 +10,7 @@ load ../lib/common
 load ../lib/hook
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
-}
-
-teardown () {
-	nsfd_hook_teardown
+	nsfd_hook_setup
 }
 
 # --- d. not activated -----------------------------------------------------------------

@@ -7,12 +7,7 @@ load ../lib/common
 load ../lib/hook
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
-}
-
-teardown () {
-	nsfd_hook_teardown
+	nsfd_hook_setup
 }
 
 # Files the container created or changed are owned by the mapped root in the upper dir;
@@ -33,9 +28,7 @@ _check_upper_ownership () {
 }
 
 @test "hook userns: a user-namespaced root survives recreation, owned by 100000 (runc)" {
-	if nsfd_runc_preopens_root; then
-		skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root (hook mode refuses it)"
-	fi
+	nsfd_skip_preopening_runc runc
 	nsfd_persist_roundtrip runc --userns
 	_check_upper_ownership
 }

@@ -9,16 +9,15 @@
 #   - onImageChange "warn": starts, and a warning is logged;
 #   - a container on a changed image is refused while the layer is in use by another,
 #     and its refusal does not rewrite the layer's lowerId under the running one.
-# Hook mode with runc (pivots by path) and wrapper mode with the suite's runc.
+# Hook mode with runc where it pivots by path, with crun where runc pre-opens the root
+# (nsfd_hook_runtime); wrapper mode with the suite's runc.
 
 load ../lib/common
 load ../lib/hook
 load ../lib/wrapper
 load ../lib/faults
 
-teardown () {
-	nsfd_hook_teardown
-}
+HRT=$(nsfd_hook_runtime)
 
 _meta () {
 	jq -r ".$2 // \"none\"" "$1/.nsfdsuds/default/layer.json"
@@ -31,10 +30,9 @@ _setup () {
 	B=$(nsfd_tmpdir bundle)
 	if [[ $mode == hook ]]; then
 		nsfd_require_build "$NSFD_HOOK_BIN"
-		nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root: hook mode refuses it"
 		CFG=$(nsfd_hook_config "$cfgx")
 		VOL=$(nsfd_hook_volume)
-		nsfd_hook_bundle "$B" "$CFG" --mount "$VOL:/data" --annotation nsfdsuds.io/persist=/data \
+		nsfd_hook_bundle "$B" "$CFG" --hook-stderr --mount "$VOL:/data" --annotation nsfdsuds.io/persist=/data \
 			--args "sh -c 'cat /etc/kept 2>/dev/null || echo kept >/etc/kept; ls /usr/bin/nsfd-new 2>&1; exit 0'"
 	else
 		nsfd_require_build "$NSFD_RUNTIME_BIN"
@@ -52,9 +50,12 @@ _setup () {
 # _run ID: run the container to completion in the current mode; like run.
 _run () {
 	if [[ $MODE == hook ]]; then
-		nsfd_run_container runc "$B" "$1"
-		local st=$status out=$output
-		nsfd_delete runc "$1" || true
+		nsfd_run_container "$HRT" "$B" "$1"
+		local st=$status out=$output hs
+		nsfd_delete "$HRT" "$1" || true
+		# The hook's messages, where the runtime does not quote them (crun).
+		hs=$(nsfd_hook_stderr_take)
+		[[ -z $hs ]] || out+=$'\n'$hs
 		status=$st output=$out
 	else
 		nsfd_track_container "$(_nsfd_wrapper_cmdline)" "$1"
@@ -99,11 +100,11 @@ _refuse () {
 
 }
 
-@test "image change: hook mode (runc): a new file in /usr/bin is refused by default" {
+@test "image change: hook mode ($HRT): a new file in /usr/bin is refused by default" {
 	_refuse hook usr-bin
 }
 
-@test "image change: hook mode (runc): a changed /etc/os-release is refused by default" {
+@test "image change: hook mode ($HRT): a changed /etc/os-release is refused by default" {
 	_refuse hook os-release
 }
 
@@ -146,7 +147,7 @@ _accept () {
 	nsfd_fault_assert_clean "$id2" "$SNAP"
 }
 
-@test "image change: hook mode (runc): accept-image-change=true starts and records previousLowerId" {
+@test "image change: hook mode ($HRT): accept-image-change=true starts and records previousLowerId" {
 	_accept hook
 }
 
@@ -177,7 +178,7 @@ _warn () {
 	fi
 }
 
-@test "image change: hook mode (runc): onImageChange=warn starts and logs a warning" {
+@test "image change: hook mode ($HRT): onImageChange=warn starts and logs a warning" {
 	_warn hook
 }
 
@@ -185,13 +186,13 @@ _warn () {
 	_warn wrapper
 }
 
-@test "image change: hook mode (runc): a changed image on a layer in use is refused and does not rewrite lowerId" {
+@test "image change: hook mode ($HRT): a changed image on a layer in use is refused and does not rewrite lowerId" {
 	_setup hook
 	local a b old
 	# The running container.
 	_nsfd_jq "$B/config.json" '.process.args = ["sh", "-c", "echo a >/etc/a; exec sleep 600"]'
 	a=$(nsfd_unique_id icba)
-	nsfd_create_start runc "$B" "$a"
+	nsfd_create_start "$HRT" "$B" "$a"
 	old=$(_meta "$VOL" lowerId)
 	# The same layer from a bundle whose image differs, with the change accepted.
 	local B2
@@ -200,18 +201,20 @@ _warn () {
 	echo '#!/bin/sh' >"$B2/rootfs/usr/bin/nsfd-new"
 	_nsfd_jq "$B2/config.json" '.annotations["nsfdsuds.io/accept-image-change"] = "true"'
 	b=$(nsfd_unique_id icbb)
-	nsfd_create_start runc "$B2" "$b" || true
+	nsfd_hook_stderr_take >/dev/null
+	nsfd_create_start "$HRT" "$B2" "$b" || true
+	output+=$'\n'$(nsfd_hook_stderr_take)
 	echo "second: $status: $output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"in use by container"*"$a"* ]]
 	[ "$(_meta "$VOL" lowerId)" = "$old" ]
 	[ "$(_meta "$VOL" previousLowerId)" = none ]
-	[ "$(nsfd_container_state runc "$a")" = running ]
-	nsfd_delete runc "$b" || true
-	nsfd_delete runc "$a"
+	[ "$(nsfd_container_state "$HRT" "$a")" = running ]
+	nsfd_delete "$HRT" "$b" || true
+	nsfd_delete "$HRT" "$a"
 	# The first image still starts without any annotation.
 	_nsfd_jq "$B/config.json" '.process.args = ["sh", "-c", "cat /etc/a"]'
-	nsfd_run_container runc "$B" "$(nsfd_unique_id icbc)"
+	nsfd_run_container "$HRT" "$B" "$(nsfd_unique_id icbc)"
 	echo "first image again: $status: $output"
 	[ "$status" -eq 0 ]
 	[ "$output" = a ]

@@ -17,8 +17,7 @@ load ../lib/hook
 load ../lib/security
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
+	nsfd_hook_setup
 	command -v python3 >/dev/null || skip "needs python3"
 }
 
@@ -242,11 +241,7 @@ _real_container_starts () {
 	pp=$!
 	nsfd_track_pid "$pp"
 	# Let the stalling client be accepted first.
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'connect: ok' "$peer_out" && break
-		sleep 0.1
-	done
-	grep -q 'connect: ok' "$peer_out"
+	nsfd_wait_until 5 grep -q 'connect: ok' "$peer_out"
 	_real_container_starts
 	wait "$pp"
 	cat "$peer_out"
@@ -295,7 +290,7 @@ _real_container_starts () {
 # _agent_vs_fake MODE: the agent (createContainer, run directly) talks to a fake
 # mounter at a socket of a test runDir. Sets status/output, sec_elapsed.
 _agent_vs_fake () {
-	local mode=$1 run cfg st fake_out pp i
+	local mode=$1 run cfg st fake_out pp
 	run=$(sec_short_dir)
 	chmod 0711 "$run"
 	cfg=$(sec_config 1)
@@ -307,10 +302,7 @@ _agent_vs_fake () {
 	sec_peer "$run/$id/socket" fake-mounter "$mode" 20 >"$fake_out" 2>&1 &
 	pp=$!
 	nsfd_track_pid "$pp"
-	for ((i = 0; i < 50; i++)); do
-		[[ -S $run/$id/socket ]] && break
-		sleep 0.1
-	done
+	nsfd_wait_until 5 test -S "$run/$id/socket" || true
 	st=$(nsfd_tmpdir .hook)/state.json
 	sec_state "$id" /nonexistent 1 >"$st"
 	sec_hook "$cfg" createContainer "$st"

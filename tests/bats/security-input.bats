@@ -11,8 +11,7 @@ load ../lib/hook
 load ../lib/security
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
+	nsfd_hook_setup
 	cfg=$(sec_config)
 	vol=$(nsfd_hook_volume)
 	b=$(nsfd_tmpdir bundle)
@@ -23,10 +22,6 @@ setup () {
 	nsfd_hook_snapshot "$snap"
 	# A live process stands in for the container's init.
 	pid=$(sec_init_pid)
-}
-
-teardown () {
-	nsfd_hook_teardown
 }
 
 # _refused EXPECT: run createRuntime on $st, expect status 1 and EXPECT in the error,

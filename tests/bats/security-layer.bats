@@ -27,8 +27,7 @@ teardown_file () {
 }
 
 setup () {
-	nsfd_skip_unless_root
-	nsfd_require_build "$NSFD_HOOK_BIN"
+	nsfd_hook_setup
 }
 
 teardown () {

@@ -2,6 +2,8 @@
 # examples/sidecar/run.sh: the origin's sidecar flow with two runc
 # containers, with the modern protocol and with --legacy.
 
+load ../lib/common
+
 setup_file() {
   command -v runc >/dev/null || skip "runc not installed"
   [ -x /bin/busybox ] || skip "no /bin/busybox"
@@ -15,21 +17,20 @@ setup_file() {
 }
 
 setup() {
-  [ "$(id -u)" = 0 ] || skip "needs root"
-  RUN="$BATS_TEST_DIRNAME/../../examples/sidecar/run.sh"
-  W="$(mktemp -d /tmp/A-sidecar-bats.XXXXXX)"
+  nsfd_skip_unless_root
+  RUN="$NSFD_REPO/examples/sidecar/run.sh"
+  W="$(nsfd_tmpdir)"
 }
 
 teardown() {
-  # run.sh cleans up itself; this is the safety net if it did not.
+  # run.sh cleans up itself; this is the safety net if it did not. Its containers live
+  # under its own runc root; nsfd_cleanup then unmounts and removes everything under $W.
   if [ -d "$W/work/runc-state" ]; then
     for c in $(runc --root "$W/work/runc-state" list -q 2>/dev/null); do
       runc --root "$W/work/runc-state" delete --force "$c" 2>/dev/null || true
     done
   fi
-  awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" || true; done
-  rm -rf "$W"
+  nsfd_cleanup
 }
 
 # Nothing left behind: no container, no mount, no process under $W.

@@ -95,22 +95,21 @@ _nsfd_cleanup_containers () {
 	return $rc
 }
 
+# PID START: the process that started at START is gone (another may have its pid now);
+# a zombie whose parent is gone for good counts as gone.
+_nsfd_pid_ended () {
+	[[ $(_nsfd_pid_starttime "$1") != "$2" ]] || nsfd_pid_gone "$1"
+}
+
 _nsfd_cleanup_pids () {
-	local rc=0 kind pid start i
+	local rc=0 kind pid start
 	while IFS=$'\t' read -r kind pid start; do
 		[[ $kind == pid ]] || continue
 		[[ $pid =~ ^[0-9]+$ ]] || continue
 		[[ -n $start && $(_nsfd_pid_starttime "$pid") == "$start" ]] || continue
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			[[ $(_nsfd_pid_starttime "$pid") == "$start" ]] || break
-			# A zombie whose parent is gone for good counts as gone.
-			[[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
-			sleep 0.1
-		done
-		if [[ $(_nsfd_pid_starttime "$pid") == "$start" ]] &&
-			[[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
+		if ! nsfd_wait_until 5 _nsfd_pid_ended "$pid" "$start" 2>/dev/null; then
 			echo "nsfd_cleanup: pid $pid survived SIGKILL" >&2
 			rc=1
 		fi

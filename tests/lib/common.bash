@@ -38,6 +38,7 @@ export NSFD_ID_PREFIX=${NSFD_ID_PREFIX:-nsfdt}
 umask 022
 mkdir -p "$NSFD_SUITE_TMP" "$NSFD_SUITE_CACHE"
 
+source "$NSFD_LIB_DIR/wait.bash"
 source "$NSFD_LIB_DIR/cleanup.bash"
 source "$NSFD_LIB_DIR/rootfs.bash"
 source "$NSFD_LIB_DIR/bundle.bash"

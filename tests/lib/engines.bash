@@ -158,11 +158,18 @@ nsfd_podman_cleanup () {
 
 # ---------------------------------------------------------------- containerd
 
+# containerd answers on its socket, or it has exited (nsfd_containerd_start tells which).
+_nsfd_containerd_up_or_gone () {
+	kill -0 "$NSFD_CTR_PID" 2>/dev/null || return 0
+	[[ -S $NSFD_CTR_SOCK ]] &&
+		ctr --address "$NSFD_CTR_SOCK" --timeout 2s version >/dev/null 2>&1 </dev/null 3>&-
+}
+
 # nsfd_containerd_start DIR: containerd with root, state, grpc/ttrpc sockets under DIR,
 # no CRI plugin (ctr only), the overlayfs snapshotter as on a node. Waits until it
 # answers. The pid is tracked; nsfd_containerd_cleanup stops it.
 nsfd_containerd_start () {
-	local dir=$1 i
+	local dir=$1
 	mkdir -p "$dir"/{root,state}
 	export NSFD_CTR_DIR=$dir NSFD_CTR_SOCK=$dir/containerd.sock
 	cat >"$dir/config.toml" <<-EOF
@@ -185,14 +192,10 @@ nsfd_containerd_start () {
 	NSFD_CTR_PID=$!
 	export NSFD_CTR_PID
 	nsfd_track_pid "$NSFD_CTR_PID"
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$NSFD_CTR_PID" 2>/dev/null || break
-		if [[ -S $NSFD_CTR_SOCK ]] &&
-			ctr --address "$NSFD_CTR_SOCK" --timeout 2s version >/dev/null 2>&1 </dev/null 3>&-; then
-			return 0
-		fi
-		sleep 0.1
-	done
+	if nsfd_wait_until 15 _nsfd_containerd_up_or_gone 2>/dev/null &&
+		kill -0 "$NSFD_CTR_PID" 2>/dev/null; then
+		return 0
+	fi
 	echo "nsfd_containerd_start: containerd did not answer on $NSFD_CTR_SOCK:" >&2
 	tail -n 30 "$dir/containerd.log" >&2
 	return 1
@@ -242,7 +245,7 @@ _nsfd_busybox_oci_archive () {
 }
 
 nsfd_containerd_cleanup () {
-	local dir=${NSFD_CTR_DIR:-} id i
+	local dir=${NSFD_CTR_DIR:-} id
 	[[ -n $dir && -d $dir ]] || return 0
 	if [[ -n ${NSFD_CTR_PID:-} ]] && kill -0 "$NSFD_CTR_PID" 2>/dev/null; then
 		nsfd_ctr task ls -q
@@ -257,10 +260,7 @@ nsfd_containerd_cleanup () {
 			nsfd_ctr container delete "$id" || true
 		done
 		kill -TERM "$NSFD_CTR_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$NSFD_CTR_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+		nsfd_wait_until 5 nsfd_pid_gone "$NSFD_CTR_PID" 2>/dev/null || true
 	fi
 	# Shims (and anything else) left running with paths under DIR.
 	_nsfd_kill_procs_under "$dir"

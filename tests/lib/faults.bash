@@ -85,13 +85,13 @@ nsfd_nsfd_pids () {
 	done < <(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname "$NSFD_HOOK_BIN" -o -lname "$NSFD_RUNTIME_BIN" \) 2>/dev/null)
 }
 
+_nsfd_no_nsfd_pids () {
+	[[ -z $(nsfd_nsfd_pids) ]]
+}
+
 nsfd_wait_no_nsfd_pids () {
-	local i n=$(( ${1:-10} * 10 )) p
-	for ((i = 0; i < n; i++)); do
-		p=$(nsfd_nsfd_pids)
-		[[ -z $p ]] && return 0
-		sleep 0.1
-	done
+	local p
+	nsfd_wait_until "${1:-10}" _nsfd_no_nsfd_pids 2>/dev/null && return 0
 	echo "nsfd processes still running after ${1:-10} s:" >&2
 	for p in $(nsfd_nsfd_pids); do
 		printf '%s: %s\n' "$p" "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >&2
@@ -100,11 +100,7 @@ nsfd_wait_no_nsfd_pids () {
 }
 
 nsfd_wait_no_rundir () {
-	local i n=$(( ${2:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ -e /run/nsfdsuds/$1 ]] || return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${2:-10}" test ! -e "/run/nsfdsuds/$1" 2>/dev/null && return 0
 	echo "/run/nsfdsuds/$1 still exists after ${2:-10} s:" >&2
 	ls -la "/run/nsfdsuds/$1" >&2
 	return 1

@@ -1,14 +1,23 @@
-# Helpers for the hook-mode system tests (tests/bats/hook-*.bats). Load after common:
+# Helpers for the hook-mode system tests (tests/bats/hook-*.bats and every file that
+# registers nsfdsuds-hook). Load after common:
 #
 #   load ../lib/common
 #   load ../lib/hook
 #
-# and use `teardown () { nsfd_hook_teardown; }` (it stops the syslog listener, removes
-# the /dev/log it bound, then runs nsfd_cleanup).
+#   setup () {
+#   	nsfd_hook_setup
+#   }
 #
+# Loading it installs the default teardown nsfd_hook_teardown (it stops the syslog
+# listener, removes the /dev/log it bound, then runs nsfd_cleanup); a file that needs
+# its own teardown must call nsfd_hook_teardown from it.
+#
+#   nsfd_hook_setup                    skip unless root and nsfdsuds-hook is built
 #   nsfd_hook_config [JQ_FILTER]       a config file allowing $(nsfd_tmpdir vols); prints its path
-#   nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]
+#   nsfd_hook_bundle DIR CFG [--without STAGE]... [--hook-stderr] [nsfd_bundle options]
 #                                      nsfd_bundle plus the three hook stages
+#   nsfd_hook_stderr_take              what the hooks wrote to stderr under crun (with
+#                                      --hook-stderr) since the last call
 #   nsfd_hook_volume [NAME]            a volume dir under the allowed prefix; prints its path
 #   nsfd_tree_digest DIR               a listing (type, mode, owner, size, link, sha256) of DIR
 #   nsfd_hook_snapshot FILE            host mount table minus other people's /tmp mounts
@@ -22,6 +31,17 @@
 #   nsfd_mounter_pids                  pids of nsfdsuds-hook processes holding this test's files
 
 NSFD_HOOK_RUNDIR=/run/nsfdsuds
+
+# The default teardown of a file that loads this one.
+teardown () {
+	nsfd_hook_teardown
+}
+
+# nsfd_hook_setup: the common setup of a hook-mode test (call it from setup).
+nsfd_hook_setup () {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_HOOK_BIN"
+}
 
 # nsfd_hook_config [JQ_FILTER]: write a config (root-owned, 0644) that allows volumes
 # under $(nsfd_tmpdir vols), logs at debug level to stderr and syslog, and apply an
@@ -42,28 +62,56 @@ nsfd_hook_volume () {
 	nsfd_tmpdir "vols/${1:-vol}"
 }
 
-# nsfd_hook_bundle DIR CFG [--without STAGE]... [nsfd_bundle options]: the bundle with
-# nsfdsuds-hook registered at createRuntime, createContainer and poststop (each with
-# --config CFG), minus the stages named by --without.
+# nsfd_hook_bundle DIR CFG [--without STAGE]... [--hook-stderr] [nsfd_bundle options]:
+# the bundle with nsfdsuds-hook registered at createRuntime, createContainer and
+# poststop (each with --config CFG), minus the stages named by --without. --hook-stderr:
+# crun appends the hooks' stderr to $(nsfd_hook_stderr_file) (see nsfd_hook_stderr_take).
 nsfd_hook_bundle () {
 	local dir=$1 cfg=$2 st
 	shift 2
 	local -A skip=()
 	local -a rest=() hooks=()
 	while (($#)); do
-		if [[ $1 == --without ]]; then
+		case $1 in
+		--without)
 			skip[$2]=1
 			shift 2
-		else
+			;;
+		--hook-stderr)
+			rest+=(--annotation "run.oci.hooks.stderr=$(nsfd_hook_stderr_file)")
+			shift
+			;;
+		*)
 			rest+=("$1")
 			shift
-		fi
+			;;
+		esac
 	done
 	for st in createRuntime createContainer poststop; do
 		[[ -n ${skip[$st]:-} ]] && continue
 		hooks+=(--hook "$st" "$NSFD_HOOK_BIN" --config "$cfg" "$st")
 	done
 	nsfd_bundle "$dir" "${rest[@]}" "${hooks[@]}"
+}
+
+# runc quotes a failed hook's stderr in its own error; crun does not, unless the bundle
+# has the annotation run.oci.hooks.stderr=FILE (crun then appends every hook's stderr to
+# FILE). So a test that checks the hook's reason for a refusal on either runtime builds
+# with nsfd_hook_bundle --hook-stderr and adds nsfd_hook_stderr_take to the output.
+nsfd_hook_stderr_file () {
+	local f
+	f=$(nsfd_tmpdir)/hook-stderr
+	[[ -e $f ]] || : >"$f"
+	printf '%s\n' "$f"
+}
+
+# nsfd_hook_stderr_take: print what the hooks wrote there since the last call, and empty
+# the file (under runc it stays empty).
+nsfd_hook_stderr_take () {
+	local f
+	f=$(nsfd_hook_stderr_file)
+	cat "$f"
+	: >"$f"
 }
 
 # nsfd_tree_digest DIR: one line per entry (path, type, mode, uid:gid, size of files,
@@ -102,14 +150,7 @@ nsfd_mounter_pids () {
 
 # nsfd_wait_gone PID [SECS]: wait (bounded, default 10 s) until PID has exited.
 nsfd_wait_gone () {
-	local i n=$(( ${2:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ -e /proc/$1 ]] || return 0
-		[[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == Z ]] && return 0
-		sleep 0.1
-	done
-	echo "nsfd_wait_gone: pid $1 still runs after ${2:-10} s" >&2
-	return 1
+	nsfd_wait_until "${2:-10}" nsfd_pid_gone "$1"
 }
 
 # nsfd_hook_assert_clean ID BEFORE: the host is as before the container: same mount
@@ -156,16 +197,26 @@ with open(log, "ab", buffering=0) as f:
         f.write(data.rstrip(b"\0\n") + b"\n")
 '
 
+_nsfd_no_dev_log () {
+	[[ ! -e /dev/log && ! -L /dev/log ]]
+}
+
+# READY PID: the listener has bound /dev/log; skips the test if it lost a race for
+# /dev/log with another run (the bind failed and the listener exited).
+_nsfd_syslog_bound () {
+	[[ -s $1 ]] && return 0
+	if nsfd_pid_gone "$2"; then
+		skip "/dev/log was taken by another test run"
+	fi
+	return 1
+}
+
 nsfd_syslog_start () {
-	local log ready i pid
+	local log ready pid
 	log=$(nsfd_syslog_file)
 	ready=$(nsfd_tmpdir)/syslog.ready
 	# Another run of these tests may hold it for a few seconds: wait a little.
-	for ((i = 0; i < 150; i++)); do
-		[[ -e /dev/log || -L /dev/log ]] || break
-		sleep 0.1
-	done
-	if [[ -e /dev/log || -L /dev/log ]]; then
+	if ! nsfd_wait_until 15 _nsfd_no_dev_log 2>/dev/null; then
 		skip "/dev/log exists (a syslog daemon or another test run owns it)"
 	fi
 	: >"$log"
@@ -173,26 +224,16 @@ nsfd_syslog_start () {
 	pid=$!
 	nsfd_track_pid "$pid"
 	echo "$pid" >"$(nsfd_tmpdir)/syslog.pid"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $ready ]] && return 0
-		# Lost a race for /dev/log with another run: the bind failed.
-		case $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) in
-		'' | Z) skip "/dev/log was taken by another test run" ;;
-		esac
-		sleep 0.05
-	done
+	NSFD_WAIT_INTERVAL=0.05 nsfd_wait_until 5 _nsfd_syslog_bound "$ready" "$pid" && return 0
 	echo "nsfd_syslog_start: the listener did not bind /dev/log" >&2
 	return 1
 }
 
 # nsfd_syslog_wait REGEX [SECS]: wait until a log line matches the ERE (default 10 s).
 nsfd_syslog_wait () {
-	local re=$1 i n=$(( ${2:-10} * 10 )) log
+	local re=$1 log
 	log=$(nsfd_syslog_file)
-	for ((i = 0; i < n; i++)); do
-		grep -Eq -- "$re" "$log" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${2:-10}" grep -Eq -- "$re" "$log" 2>/dev/null && return 0
 	echo "nsfd_syslog_wait: no line matching /$re/ in the system log; it has:" >&2
 	cat "$log" >&2 2>/dev/null
 	return 1

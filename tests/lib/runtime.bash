@@ -1,5 +1,7 @@
 # Running containers with runc and crun. Every runtime call closes bats' fd 3 and gets
 # /dev/null or files as stdio: a container holding a pipe of bats open hangs the run.
+# nsfd_hook_runtime and nsfd_skip_preopening_runc choose the runtime of a hook-mode
+# test where runc pre-opens the root.
 
 # Called once by common.bash: RUNC, CRUN (a wrapper, see below) and the versions.
 nsfd_runtime_setup () {
@@ -39,6 +41,23 @@ exec $real "\$@"
 WRAPPER
 	chmod 755 "$tmp"
 	mv -f "$tmp" "$1"
+}
+
+# nsfd_hook_runtime: the runtime for a hook-mode test that is written for one runtime:
+# runc, or crun where runc pre-opens the root (a hook cannot change that root; the
+# refusal itself is hook-refusals.bats' "runc that pre-opens the root" test). So such a
+# test runs in every suite instead of skipping in the sid tree.
+nsfd_hook_runtime () {
+	if nsfd_runc_preopens_root; then echo crun; else echo runc; fi
+}
+
+# nsfd_skip_preopening_runc RUNTIME: in the runc case of a test that has a crun twin,
+# skip where runc pre-opens the root (the crun case runs there; the refusal is tested
+# in hook-refusals.bats).
+nsfd_skip_preopening_runc () {
+	if [[ $1 == runc ]] && nsfd_runc_preopens_root; then
+		skip "runc $NSFD_RUNC_VERSION pivots into a pre-opened root, which hook mode refuses (the crun case runs instead)"
+	fi
 }
 
 # nsfd_runtime_cmd RUNTIME: how to invoke RUNTIME here (runc, crun, or a command as is).
@@ -140,13 +159,13 @@ nsfd_container_state () {
 	$cmd state "$2" </dev/null 2>/dev/null 3>&- | jq -r .status
 }
 
+_nsfd_state_is () {
+	[[ $(nsfd_container_state "$1" "$2") == "$3" ]]
+}
+
 # nsfd_wait_state RUNTIME ID STATE [SECONDS]: wait until ID reaches STATE (default 10 s).
 nsfd_wait_state () {
-	local i n=$(( ${4:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ $(nsfd_container_state "$1" "$2") == "$3" ]] && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${4:-10}" _nsfd_state_is "$1" "$2" "$3" 2>/dev/null && return 0
 	echo "nsfd_wait_state: $2 did not reach $3 (now: $(nsfd_container_state "$1" "$2"))" >&2
 	return 1
 }

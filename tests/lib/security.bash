@@ -142,7 +142,7 @@ sec_assert_no_leftovers () {
 # --- a mounter held waiting ------------------------------------------------------------
 
 sec_rt () {
-	if nsfd_runc_preopens_root; then echo crun; else echo runc; fi
+	nsfd_hook_runtime
 }
 
 sec_sync () {
@@ -202,8 +202,13 @@ _sec_gate_pid () {
 	return 1
 }
 
+# SYNC: the gate was reached, or the create in the background ended before it.
+_sec_at_gate_or_gone () {
+	[[ -e $1/waiting ]] || ! kill -0 "$SEC_CREATE_PID" 2>/dev/null
+}
+
 sec_gated_create () {
-	local rt=$1 b=$2 id=$3 cmd d sync i
+	local rt=$1 b=$2 id=$3 cmd d sync
 	cmd=$(nsfd_runtime_cmd "$rt")
 	d=$(nsfd_tmpdir .runtime)
 	sync=$(sec_sync)
@@ -211,15 +216,14 @@ sec_gated_create () {
 	timeout -k 5 60 $cmd create --bundle "$b" "$id" </dev/null >"$d/$id.out" 2>"$d/$id.err" 3>&- &
 	SEC_CREATE_PID=$!
 	nsfd_track_pid "$SEC_CREATE_PID"
-	for ((i = 0; i < 200; i++)); do
-		[[ -e $sync/waiting ]] && break
-		if ! kill -0 "$SEC_CREATE_PID" 2>/dev/null; then
-			echo "create ended before the gate:"; cat "$d/$id.out" "$d/$id.err"
-			return 1
-		fi
-		sleep 0.1
-	done
-	[[ -e $sync/waiting ]] || { echo "the gate was not reached in 20 s"; return 1; }
+	if ! nsfd_wait_until 20 _sec_at_gate_or_gone "$sync" 2>/dev/null; then
+		echo "the gate was not reached in 20 s"
+		return 1
+	fi
+	if [[ ! -e $sync/waiting ]]; then
+		echo "create ended before the gate:"; cat "$d/$id.out" "$d/$id.err"
+		return 1
+	fi
 	SEC_SOCK=$NSFD_HOOK_RUNDIR/$id/socket
 	[[ -S $SEC_SOCK ]] || { echo "no mounter socket at $SEC_SOCK"; return 1; }
 	SEC_MPID=$(jq -r .mounterPid "$NSFD_HOOK_RUNDIR/$id/record")

@@ -101,12 +101,12 @@ nsfd_wrapper_state () {
 }
 
 # nsfd_wrapper_wait_state ID STATE [SECONDS]
+_nsfd_wrapper_state_is () {
+	[[ $(nsfd_wrapper_state "$1") == "$2" ]]
+}
+
 nsfd_wrapper_wait_state () {
-	local i n=$(( ${3:-10} * 10 ))
-	for ((i = 0; i < n; i++)); do
-		[[ $(nsfd_wrapper_state "$1") == "$2" ]] && return 0
-		sleep 0.1
-	done
+	nsfd_wait_until "${3:-10}" _nsfd_wrapper_state_is "$1" "$2" 2>/dev/null && return 0
 	echo "nsfd_wrapper_wait_state: $1 did not reach $2 (now: $(nsfd_wrapper_state "$1"))" >&2
 	return 1
 }

@@ -7,7 +7,7 @@
 # through enter.sh. Inside: builds the project into build-sid (the tree's glibc differs
 # from the host's), exports NSFD_SID=1, NSFD_SUITE=sid and the runtime versions, and runs
 # the given bats files (default: tests/bats/*.bats) with zz-final-leak-check.bats last,
-# as TAP on stdout. A failed build is reported as a "not ok" line and the bats files still
+# as TAP on stdout, then the skip reasons grouped (TAP comments, "# skipped N: REASON"). A failed build is reported as a "not ok" line and the bats files still
 # run (tests that need the binaries skip). Exit status: non-zero if anything failed.
 set -euo pipefail
 
@@ -87,9 +87,15 @@ else
 fi
 files+=("$repo/tests/bats/zz-final-leak-check.bats")
 
-# Numbered after the bats results so the TAP stays parseable by line.
-bats --tap "${files[@]}" </dev/null || rc=1
+# Numbered after the bats results so the TAP stays parseable by line. The TAP is kept
+# (on this namespace's /tmp) for the skip reasons at the end.
+tap=/tmp/nsfd-sid-suite.$$.tap
+bats --tap "${files[@]}" </dev/null | tee "$tap" || rc=1
 echo
+# The skip reasons, grouped, as TAP comments (run-all.sh groups them over all its runs).
+sed -En 's/^ok [0-9]+ .* # (skip|SKIP) *(.*)$/\2/p' "$tap" | sort | uniq -c | sort -s -k1,1nr |
+	sed 's/^ *\([0-9]*\) /# skipped \1: /'
+rm -f "$tap"
 if ((build_ok == 0)); then
 	echo "not ok - sid: build of $build failed (log: $build_log)"
 fi
