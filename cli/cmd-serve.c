@@ -157,6 +157,48 @@ serve_one (int client, const struct nsfd_ns_set *ns, nsfd_error_t *err)
   return nsfd_make_error (err, ENOENT, "client pid %d: %s", (int) cred.pid, reply.text);
 }
 
+/* Signals arrive through a signalfd so the socket is always removed. */
+static int
+signal_fd (nsfd_error_t *err)
+{
+  sigset_t sigs;
+  int fd;
+
+  sigemptyset (&sigs);
+  sigaddset (&sigs, SIGINT);
+  sigaddset (&sigs, SIGTERM);
+  sigaddset (&sigs, SIGHUP);
+  if (sigprocmask (SIG_BLOCK, &sigs, NULL) < 0 || (fd = signalfd (-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+    return nsfd_make_error (err, errno, "setting up signal handling");
+  return fd;
+}
+
+/* Waits for a client or a signal: 1 a client is pending, 0 stop (a
+ * signal), <0 an error (a timeout among them). */
+static int
+wait_client (const struct serve_opts *o, int lfd, int sfd, nsfd_error_t *err)
+{
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+      int r = poll (p, 2, o->timeout_ms == NSFD_HS_NO_TIMEOUT ? -1 : (int) o->timeout_ms);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return nsfd_make_error (err, errno, "poll");
+      if (r == 0)
+        return nsfd_make_error (err, ETIMEDOUT, "no client connected to `%s` within %u ms", o->path, o->timeout_ms);
+      if (p[1].revents)
+        {
+          struct signalfd_siginfo si;
+          if (read (sfd, &si, sizeof (si)) == (ssize_t) sizeof (si))
+            nsfd_log (NSFD_LOG_INFO, NULL, "signal %u, stopping", si.ssi_signo);
+          return 0;
+        }
+      return 1;
+    }
+}
+
 int
 nsfd_cmd_serve (int argc, char **argv)
 {
@@ -165,64 +207,24 @@ nsfd_cmd_serve (int argc, char **argv)
   cleanup_close int lfd = -1;
   cleanup_close int sfd = -1;
   struct serve_opts o;
-  sigset_t sigs;
-  int rv = NSFD_EXIT_OK;
 
   nsfd_ns_set_init (&ns);
   if (parse (argc, argv, &o) < 0)
     return NSFD_EXIT_USAGE;
-  if (nsfd_ns_open_self ((1u << NSFD_NS_COUNT) - 1, &ns, &err) < 0
-      || remove_stale (o.path, &err) < 0)
+  if (nsfd_ns_open_self ((1u << NSFD_NS_COUNT) - 1, &ns, &err) < 0 || remove_stale (o.path, &err) < 0
+      || (sfd = signal_fd (&err)) < 0)
     goto fail;
-
-  /* Signals arrive through a signalfd so the socket is always removed. */
-  sigemptyset (&sigs);
-  sigaddset (&sigs, SIGINT);
-  sigaddset (&sigs, SIGTERM);
-  sigaddset (&sigs, SIGHUP);
-  if (sigprocmask (SIG_BLOCK, &sigs, NULL) < 0
-      || (sfd = signalfd (-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-    {
-      nsfd_make_error (&err, errno, "setting up signal handling");
-      goto fail;
-    }
   lfd = nsfd_hs_listen (o.path, o.mode, (uid_t) -1, (gid_t) -1, &err);
   if (lfd < 0)
     goto fail;
   nsfd_log (NSFD_LOG_INFO, NULL, "listening on `%s` (%s)", o.path, o.keep ? "keep" : "once");
 
-  for (;;)
+  while (wait_client (&o, lfd, sfd, &err) > 0)
     {
-      struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-      cleanup_close int client = -1;
-      int r;
-
-      r = poll (p, 2, o.timeout_ms == NSFD_HS_NO_TIMEOUT ? -1 : (int) o.timeout_ms);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          nsfd_make_error (&err, errno, "poll");
-          break;
-        }
-      if (r == 0)
-        {
-          nsfd_make_error (&err, ETIMEDOUT, "no client connected to `%s` within %u ms", o.path,
-                           o.timeout_ms);
-          break;
-        }
-      if (p[1].revents)
-        {
-          struct signalfd_siginfo si;
-          if (read (sfd, &si, sizeof (si)) == (ssize_t) sizeof (si))
-            nsfd_log (NSFD_LOG_INFO, NULL, "signal %u, stopping", si.ssi_signo);
-          break;
-        }
-      client = nsfd_hs_accept (lfd, 1000, &err);
+      cleanup_close int client = nsfd_hs_accept (lfd, 1000, &err);
       if (client < 0)
         break;
-      r = serve_one (client, &ns, &err);
-      if (r < 0 && o.keep)
+      if (serve_one (client, &ns, &err) < 0 && o.keep)
         {
           nsfd_log (NSFD_LOG_WARNING, NULL, "%s", nsfd_error_text (err));
           nsfd_error_free (&err);
@@ -231,10 +233,8 @@ nsfd_cmd_serve (int argc, char **argv)
         break;
     }
   (void) unlink (o.path);
-  if (err != NULL)
-    goto fail;
-  return rv;
-
+  if (err == NULL)
+    return NSFD_EXIT_OK;
 fail:
   fprintf (stderr, "nsfdsuds serve: %s\n", nsfd_error_text (err));
   return NSFD_EXIT_FAIL;
