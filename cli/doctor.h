@@ -14,7 +14,9 @@
 
 /* Evidence lines and paths are cut at their (generous) buffers on purpose: a
  * report line is never worth an error. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define NSFD_DOCTOR_MAX_LIST 16      /* --hooks-dir, --runtime, runtimes found */
 #define NSFD_DOCTOR_MAX_CHECKS 256
