@@ -22,8 +22,6 @@ hook_read_state (struct nsfd_oci_state *st, nsfd_error_t *err)
         return nsfd_make_error (err, ETIMEDOUT, "reading the OCI state from stdin");
       return nsfd_error_wrap (err, "reading the OCI state from stdin");
     }
-  if (len == 0)
-    return nsfd_make_error (err, EINVAL, "no OCI state on stdin");
   if (nsfd_oci_state_parse (buf, len, st, err) < 0)
     return nsfd_error_wrap (err, "OCI state on stdin");
   return 0;
