@@ -18,7 +18,7 @@ setup_file () {
 	[[ $(id -u) == 0 ]] || return 0
 	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
 	nsfd_cri_proto >/dev/null || return 0
-	python3 -c 'import grpc, grpc_tools' 2>/dev/null || return 0
+	nsfd_cri_python >/dev/null || return 0
 	local d
 	d=$(nsfd_tmpdir)
 	nsfd_cri_kubelet "$d"
@@ -80,7 +80,8 @@ log_of () {
 assert_activated () {
 	local cid=$1 storage=$2 layer=${3:-default}
 	nsfd_cri_exec "$cid" sh -c 'ls -A /persist | wc -l'
-	[ "$status" -eq 0 ] && [ "$output" = 0 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
 	[ -f "$storage/.nsfdsuds/$layer/upper/root/boots" ]
 }
 
@@ -100,7 +101,8 @@ persistence () {
 	[[ $(nsfd_cri_spec_annotations "$CID") == *'"nsfdsuds.io/persist":"/persist"'* ]]
 	# (b) kubectl exec: sees the persistent root and writes to it.
 	nsfd_cri_exec "$CID" sh -c 'cat /root/boots; test ! -e /usr/bin/yes && echo exec-1 > /root/exec'
-	[ "$status" -eq 0 ] && [ "$output" = boot ]
+	[ "$status" -eq 0 ]
+	[ "$output" = boot ]
 	[ "$(cat "$sto/.nsfdsuds/default/upper/root/exec")" = exec-1 ]
 	# The sandbox (pause) is never activated.
 	[ ! -e "/run/nsfdsuds/$POD" ]
@@ -108,7 +110,8 @@ persistence () {
 	# A crash: the kubelet creates attempt 1 in the same sandbox; the exited attempt 0
 	# stays until garbage collection.
 	pid=$(nsfd_cri_pid "$CID")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid"
+	[[ $pid =~ ^[0-9]+$ ]]
+	kill -KILL "$pid"
 	nsfd_cri_wait_exited "$CID"
 	[ "$CRI_EXIT" = 137 ]
 	start_app "$POD_CFG" app 1 "$(nsfd_cri_mount /persist "$pvc")"
@@ -129,7 +132,8 @@ persistence () {
 	start_app "$POD_CFG" app 0 "$(nsfd_cri_mount /persist "$pvc")"
 	nsfd_cri_wait_log "$(log_of "$POD_CFG" app 0)" "boots: 3"
 	nsfd_cri_exec "$CID" sh -c 'cat /root/exec; test ! -e /usr/bin/yes && echo gone'
-	[ "${lines[0]}" = exec-1 ] && [ "${lines[1]}" = gone ]
+	[ "${lines[0]}" = exec-1 ]
+	[ "${lines[1]}" = gone ]
 
 	# Another node: the volume's content copied (xattrs and whiteouts too) under another
 	# pod uid; the original is removed so only the copy can be what the pod sees.
@@ -143,7 +147,8 @@ persistence () {
 	start_app "$POD_CFG" app 0 "$(nsfd_cri_mount /persist "$moved")"
 	nsfd_cri_wait_log "$(log_of "$POD_CFG" app 0)" "boots: 4"
 	nsfd_cri_exec "$CID" sh -c 'cat /root/exec; test ! -e /usr/bin/yes && echo gone'
-	[ "${lines[0]}" = exec-1 ] && [ "${lines[1]}" = gone ]
+	[ "${lines[0]}" = exec-1 ]
+	[ "${lines[1]}" = gone ]
 	[ "$(wc -l <"$moved/.nsfdsuds/default/upper/root/boots")" = 4 ]
 	nsfd_cri_remove_pod "$POD"
 	[ ! -e "/run/nsfdsuds/$CID" ]
@@ -181,7 +186,8 @@ multi_container () {
 	# Sidecar: running, on the image's root, the volume as it is.
 	[ "$(nsfd_cri_state "$side")" = CONTAINER_RUNNING ]
 	nsfd_cri_exec "$side" sh -c 'cat /root/side; ls -A /persist/.nsfdsuds'
-	[ "${lines[0]}" = side ] && [ "${lines[1]}" = approot ]
+	[ "${lines[0]}" = side ]
+	[ "${lines[1]}" = approot ]
 	[ "$(ls -A "$sto/.nsfdsuds")" = approot ]
 	[ ! -e "$sto/.nsfdsuds/approot/upper/root/side" ]
 	[ ! -e "/run/nsfdsuds/$side" ]
@@ -216,7 +222,8 @@ not_passed () {
 	nsfd_cri_wait_log "$(log_of "$POD_CFG" app 0)" "boots: 1"
 	[[ $(nsfd_cri_spec_annotations "$CID") != *nsfdsuds.io* ]]
 	nsfd_cri_exec "$CID" sh -c 'echo plain > /persist/f && cat /persist/f'
-	[ "$status" -eq 0 ] && [ "$output" = plain ]
+	[ "$status" -eq 0 ]
+	[ "$output" = plain ]
 	[ "$(ls -A "$pvc")" = f ]
 	[ ! -e "/run/nsfdsuds/$CID" ]
 }

@@ -3,7 +3,9 @@
 # `load ../lib/engines` then `load ../lib/cri`.
 #
 #   nsfd_cri_proto                  print the path of the CRI api.proto (Debian's
-#                                   golang-github-kubernetes-cri-api-dev); fails if absent
+#                                   golang-github-kubernetes-cri-api-dev, here or in the
+#                                   sid tree); fails if absent
+#   nsfd_cri_python                 the python3 with grpc and grpc_tools
 #   nsfd_cri_stubs DIR              generate the Python stubs into DIR (sets NSFD_CRI_STUBS)
 #   nsfd_cri_containerd_start DIR   a private containerd with CRI (root, state, sockets,
 #                                   CNI dirs under DIR; sets NSFD_CRI_SOCK, NSFD_CTR_*),
@@ -30,16 +32,38 @@ NSFD_CRI_APP_IMAGE=localhost/nsfdt-busybox:latest
 NSFD_CRI_PAUSE_IMAGE=localhost/nsfdt-pause:latest
 
 nsfd_cri_proto () {
-	local p
+	local p list tree=${NSFD_SID_TREE:-/var/cache/nsfdsuds-test/sid}
 	p=$(dpkg -L golang-github-kubernetes-cri-api-dev 2>/dev/null | grep '/runtime/v1/api\.proto$' | head -n1)
+	# Debian 12 has no package with it: the sid tree's copy (read, never changed; the
+	# stubs are generated from a copy in the temp dir).
+	list=$tree/var/lib/dpkg/info/golang-github-kubernetes-cri-api-dev.list
+	if [[ -z $p && -f $list ]]; then
+		p=$(grep '/runtime/v1/api\.proto$' "$list" | head -n1)
+		[[ -n $p ]] && p=$tree$p
+	fi
 	[[ -n $p && -f $p ]] || return 1
 	printf '%s\n' "$p"
+}
+
+# nsfd_cri_python: the python3 that has grpc and grpc_tools (Debian's python3-grpcio and
+# python3-grpc-tools install into the system python3, which a PATH may shadow).
+nsfd_cri_python () {
+	local p
+	for p in python3 /usr/bin/python3; do
+		if command -v "$p" >/dev/null && "$p" -c 'import grpc, grpc_tools' 2>/dev/null; then
+			command -v "$p"
+			return 0
+		fi
+	done
+	return 1
 }
 
 nsfd_cri_stubs () {
 	local dir=$1 proto=${2:-}
 	[[ -n $proto ]] || proto=$(nsfd_cri_proto) || return 1
-	python3 "$NSFD_CRI_CLIENT" stubs "$proto" "$dir" || return 1
+	NSFD_CRI_PYTHON=$(nsfd_cri_python) || return 1
+	export NSFD_CRI_PYTHON
+	"$NSFD_CRI_PYTHON" "$NSFD_CRI_CLIENT" stubs "$proto" "$dir" || return 1
 	export NSFD_CRI_STUBS=$dir
 }
 
@@ -48,7 +72,7 @@ nsfd_cri () {
 	[[ -n $req ]] || req='{}'
 	d=$(nsfd_tmpdir .cri)
 	status=0
-	timeout -k 5 "$NSFD_ENGINE_TIMEOUT" python3 "$NSFD_CRI_CLIENT" --socket "$NSFD_CRI_SOCK" \
+	timeout -k 5 "$NSFD_ENGINE_TIMEOUT" "$NSFD_CRI_PYTHON" "$NSFD_CRI_CLIENT" --socket "$NSFD_CRI_SOCK" \
 		--stubs "$NSFD_CRI_STUBS" "$1" "$req" </dev/null >"$d/out" 2>"$d/err" 3>&- || status=$?
 	_nsfd_set_result "$d/out" "$d/err"
 	return 0
@@ -119,6 +143,11 @@ _nsfd_cri_main_config_v2 () {
 	  restrict_oom_score_adj = true
 	  [plugins."io.containerd.grpc.v1.cri".containerd]
 	    snapshotter = "overlayfs"
+	    default_runtime_name = "runc"
+	  # As in \`containerd config default\`: 1.6 forgets its built-in runc runtime as soon
+	  # as the file defines any runtime, and the CRI plugin then does not load.
+	  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+	    runtime_type = "io.containerd.runc.v2"
 	  [plugins."io.containerd.grpc.v1.cri".cni]
 	    bin_dir = "$dir/cni-bin"
 	    conf_dir = "$dir/cni-conf"
@@ -161,13 +190,18 @@ nsfd_cri_containerd_start () {
 	NSFD_CTR_PID=$!
 	export NSFD_CTR_PID
 	nsfd_track_pid "$NSFD_CTR_PID"
+	# The socket first (cheap), then CRI (it may register a moment later; a CRI plugin
+	# that failed to load never answers: a few tries only).
 	for ((i = 0; i < 300; i++)); do
 		kill -0 "$NSFD_CTR_PID" 2>/dev/null || break
-		if [[ -S $NSFD_CRI_SOCK ]]; then
-			nsfd_cri Version '{}'
-			((status == 0)) && return 0
-		fi
+		[[ -S $NSFD_CRI_SOCK ]] && break
 		sleep 0.1
+	done
+	for ((i = 0; i < 20; i++)); do
+		kill -0 "$NSFD_CTR_PID" 2>/dev/null || break
+		nsfd_cri Version '{}'
+		((status == 0)) && return 0
+		sleep 0.2
 	done
 	echo "nsfd_cri_containerd_start: CRI did not answer on $NSFD_CRI_SOCK: $output" >&2
 	tail -n 40 "$dir/containerd.log" >&2
@@ -311,9 +345,15 @@ nsfd_cri_start_container () {
 nsfd_cri_exec () {
 	local cid=$1 r
 	shift
-	# jq parses options even after --args: the command goes in NUL-separated.
-	nsfd_cri ExecSync "$(printf '%s\0' "$@" |
-		jq -Rsc --arg c "$cid" '{container_id: $c, cmd: split("\u0000")[:-1], timeout: 30}')"
+	# jq 1.6 parses options even after --args: one --arg per word of the command.
+	local -a words=()
+	local i=0 a
+	for a; do
+		words+=(--arg "w$i" "$a")
+		i=$((i + 1))
+	done
+	nsfd_cri ExecSync "$(jq -nc --arg c "$cid" --argjson n "$i" "${words[@]}" \
+		'{container_id: $c, cmd: [range($n) as $i | $ARGS.named["w\($i)"]], timeout: 30}')"
 	if ((status != 0)); then
 		status=255
 		return 0
