@@ -36,6 +36,8 @@ teardown_file () {
 }
 
 setup () {
+	# The examples check needs no containerd.
+	[[ $BATS_TEST_DESCRIPTION == "cri config:"* ]] && return 0
 	nsfd_skip_unless_root
 	[[ ${NSFD_CRI_READY:-} == 1 ]] ||
 		skip "needs containerd, ctr, golang-github-kubernetes-cri-api-dev, python3-grpcio and python3-grpc-tools"
@@ -48,7 +50,7 @@ setup () {
 
 teardown () {
 	local rc=0
-	nsfd_cri_remove_all || rc=1
+	[[ ${NSFD_CRI_READY:-} == 1 ]] && { nsfd_cri_remove_all || rc=1; }
 	nsfd_cleanup || rc=1
 	return $rc
 }
@@ -287,4 +289,70 @@ refused () {
 	vol=$(nsfd_cri_pvc "$(uuid)" pv-typo)
 	refused nsfdsuds-hooks '{"nsfdsuds.io/persits": "/persist"}' "$vol"
 	[[ $REFUSAL == *"error executing hook \`$NSFD_HOOK_BIN\` (exit code: 1)"* ]]
+}
+
+# ------------------------------------------------------------- examples vs config
+
+# _containers_mounts FILE: "container mountPath" for every volume mount of every container
+# (a name alone for a container without mounts), from a pod template in FILE.
+_containers_mounts () {
+	awk '
+	function indent(s) { match(s, /^ */); return RLENGTH }
+	/^ *containers:$/ { c = indent($0); item = sprintf("%" c "s- ", ""); inside = 1; next }
+	inside && indent($0) <= c && index($0, item) != 1 { inside = 0 }
+	inside && index($0, item "name: ") == 1 { name = $3; print name; next }
+	inside && /mountPath:/ { print name, $NF }
+	' "$1"
+}
+
+@test "cri config: examples/kubernetes uses the handlers and annotation keys config/containerd defines" {
+	local cfg=$NSFD_REPO/config/containerd ex=$NSFD_REPO/examples/kubernetes
+	local v1 v2 h known key rest base cname value mounts rc_name n=0
+	handlers () {
+		grep -ho 'containerd\.runtimes\.[A-Za-z0-9_-]*\]' "$@" | sed 's/.*runtimes\.//; s/\]$//' | sort -u
+	}
+	v1=$(handlers "$cfg"/*-v1.toml.in)
+	v2=$(handlers "$cfg"/*-v2.toml.in)
+	[ "$v1" = "$(printf 'nsfdsuds\nnsfdsuds-hooks')" ]
+	[ "$v2" = "$v1" ]
+	# Every handler the RuntimeClass (and its comment) names is defined for both versions.
+	for h in $(awk '$1 == "handler:" { print $2 }' "$ex/runtimeclass-containerd.yaml") \
+		$(grep -o 'handler "[^"]*"' "$ex/runtimeclass-containerd.yaml" | tr -d '"' | cut -d' ' -f2); do
+		grep -qx -- "$h" <<<"$v1" || { echo "handler $h is not defined in $cfg"; false; }
+		n=$((n + 1))
+	done
+	((n >= 2))
+	# The StatefulSet selects the RuntimeClass.
+	rc_name=$(sed -n '/^metadata:/,/^[a-z]/ s/^  name: *//p' "$ex/runtimeclass-containerd.yaml")
+	[ "$rc_name" = "$(awk '$1 == "runtimeClassName:" { print $2 }' "$ex/statefulset.yaml")" ]
+	# Every handler lets exactly the nsfdsuds.io/ annotations through.
+	for h in "$cfg"/*.toml.in; do
+		[ "$(grep -c '^  pod_annotations = \["nsfdsuds.io/\*"\]$' "$h")" = 1 ]
+		[ "$(grep -c '^  container_annotations = \["nsfdsuds.io/\*"\]$' "$h")" = 1 ]
+	done
+	# The annotation keys: known (lib/policy.c), passed by that glob (containerd matches it
+	# as a path pattern: "*" stops at "/"), naming a container of the StatefulSet, and the
+	# persist/lower values are that container's volume mounts.
+	known=$(sed -n 's/^#define KNOWN_KEYS "\(.*\)"$/\1/p' "$NSFD_REPO/lib/policy.c" | tr -d ' ' | tr ',' '\n')
+	[[ $known == *persist* ]]
+	mounts=$(_containers_mounts "$ex/statefulset.yaml")
+	[[ $mounts == *"app /persist"* ]]
+	n=0
+	while read -r key value; do
+		key=${key%:}
+		rest=${key#nsfdsuds.io/}
+		[[ $rest != */* ]] || { echo "$key: containerd's glob nsfdsuds.io/* does not pass it"; false; }
+		base=${rest%%.*}
+		grep -qx -- "$base" <<<"$known" || { echo "$key: unknown key $base"; false; }
+		if [[ $rest == *.* ]]; then
+			cname=${rest#*.}
+			grep -qx -- "$cname" <<<"$(awk '{ print $1 }' <<<"$mounts")" ||
+				{ echo "$key: no container $cname in statefulset.yaml"; false; }
+			if [[ $base == persist || $base == lower ]]; then
+				grep -qx -- "$cname $value" <<<"$mounts" || { echo "$key: $cname has no mount at $value"; false; }
+			fi
+		fi
+		n=$((n + 1))
+	done < <(grep -hoE '^ *nsfdsuds\.io/[^: ]+: *[^ #]+' "$ex"/*.yaml "$ex"/README.md)
+	((n >= 2))
 }
