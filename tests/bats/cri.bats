@@ -309,7 +309,8 @@ _containers_mounts () {
 	local cfg=$NSFD_REPO/config/containerd ex=$NSFD_REPO/examples/kubernetes
 	local v1 v2 h known key rest base cname value mounts rc_name n=0
 	handlers () {
-		grep -ho 'containerd\.runtimes\.[A-Za-z0-9_-]*\]' "$@" | sed 's/.*runtimes\.//; s/\]$//' | sort -u
+		grep -hv '^ *#' "$@" | grep -o 'containerd\.runtimes\.[A-Za-z0-9_-]*\]' |
+			sed 's/.*runtimes\.//; s/\]$//' | sort -u
 	}
 	v1=$(handlers "$cfg"/*-v1.toml.in)
 	v2=$(handlers "$cfg"/*-v2.toml.in)
