@@ -118,6 +118,8 @@ persistence () {
 	[ "$CRI_EXIT" = 137 ]
 	start_app "$POD_CFG" app 1 "$(nsfd_cri_mount /persist "$pvc")"
 	nsfd_cri_wait_log "$(log_of "$POD_CFG" app 1)" "boots: 2"
+	# The new attempt holds the layer (the dead one's record was stale).
+	[ "$(jq -r .container "$sto/.nsfdsuds/default/holder.json")" = "$CID" ]
 	nsfd_cri_exec "$CID" cat /root/exec
 	[ "$output" = exec-1 ]
 	# (f) Both attempts' CRI logs have their output.
@@ -125,8 +127,10 @@ persistence () {
 	grep -Eq '^[0-9T:.-]+Z stdout F boots: 1$' "$log"
 	grep -q ' stdout F boots: 2$' "$(log_of "$POD_CFG" app 1)"
 
-	# kubectl delete pod: the StatefulSet recreates it (new uid), the same volume.
+	# kubectl delete pod: the StatefulSet recreates it (new uid), the same volume. The
+	# layer is released when the container is removed.
 	nsfd_cri_remove_pod "$POD"
+	[ ! -e "$sto/.nsfdsuds/default/holder.json" ]
 	nsfd_cri_csi_unpublish "$pvc"
 	uid2=$(uuid)
 	pvc=$(nsfd_cri_csi_publish "$uid2" "pv-$h" "$sto")
