@@ -12,7 +12,7 @@ load ../lib/common
 load ../lib/engines
 load ../lib/cri
 
-APP_IMG=localhost/nsfdt-busybox:latest
+APP_IMG=$NSFD_CRI_APP_IMAGE
 
 setup_file () {
 	[[ $(id -u) == 0 ]] || return 0
@@ -40,7 +40,7 @@ setup () {
 	[[ $BATS_TEST_DESCRIPTION == "cri config:"* ]] && return 0
 	nsfd_skip_unless_root
 	[[ ${NSFD_CRI_READY:-} == 1 ]] ||
-		skip "needs containerd, ctr, golang-github-kubernetes-cri-api-dev, python3-grpcio and python3-grpc-tools"
+		skip "needs containerd, ctr, the CRI api.proto (golang-github-kubernetes-cri-api-dev here or in the sid tree), python3-grpcio, python3-grpc-tools"
 	if [[ $BATS_TEST_DESCRIPTION == *nsfdsuds-hooks* ]]; then
 		nsfd_require_build "$NSFD_HOOK_BIN"
 	else
