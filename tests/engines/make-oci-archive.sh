@@ -1,7 +1,9 @@
 #!/bin/bash
 # Make an OCI image archive (for `ctr image import`) from a root filesystem tar.
 #
-#   tests/engines/make-oci-archive.sh ROOTFS.tar NAME[:TAG] OUT.tar
+#   tests/engines/make-oci-archive.sh ROOTFS.tar NAME[:TAG] OUT.tar [CMD_JSON]
+#
+# CMD_JSON (a JSON array, default ["/bin/sh"]) becomes the image's Cmd.
 #
 # With podman: `podman import` into a throw-away storage under a temp dir, then
 # `podman save --format oci-archive` (nothing touches the host's podman storage).
@@ -12,6 +14,7 @@ set -euo pipefail
 rootfs_tar=${1:?usage: make-oci-archive.sh ROOTFS.tar NAME[:TAG] OUT.tar}
 name=${2:?name}
 out=${3:?output}
+cmd=${4:-'["/bin/sh"]'}
 [[ $name == *:* ]] || name=$name:latest
 
 work=$(mktemp -d /tmp/nsfd-oci-archive.XXXXXX)
@@ -27,7 +30,9 @@ if [[ ${NSFD_OCI_BY_HAND:-0} != 1 ]] && command -v podman >/dev/null; then
 	printf '[storage]\ndriver = "vfs"\nrunroot = "%s/run"\ngraphroot = "%s/storage"\n' "$work" "$work" \
 		>"$work/storage.conf"
 	export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
-	if ! podman --tmpdir "$work/tmp" import "$rootfs_tar" "$name" >"$work/log" 2>&1 ||
+	changes=()
+	[[ -n ${4:-} ]] && changes=(--change "CMD $cmd")
+	if ! podman --tmpdir "$work/tmp" import "${changes[@]}" "$rootfs_tar" "$name" >"$work/log" 2>&1 ||
 		! podman --tmpdir "$work/tmp" save --format oci-archive -o "$work/out.tar" "$name" >>"$work/log" 2>&1; then
 		cat "$work/log" >&2
 		exit 1
@@ -46,9 +51,9 @@ blob () { # FILE -> prints "sha256:<hex> <size>", stores the blob
 }
 read -r layer_digest layer_size < <(blob "$rootfs_tar")
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-jq -n --arg d "$layer_digest" --arg arch "$arch" '{
+jq -n --arg d "$layer_digest" --arg arch "$arch" --argjson cmd "$cmd" '{
 	architecture: $arch, os: "linux",
-	config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["/bin/sh"]},
+	config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: $cmd},
 	rootfs: {type: "layers", diff_ids: [$d]}}' >"$work/config.json"
 read -r config_digest config_size < <(blob "$work/config.json")
 jq -n --arg cd "$config_digest" --argjson cs "$config_size" --arg ld "$layer_digest" --argjson ls "$layer_size" '{
