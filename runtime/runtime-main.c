@@ -80,7 +80,12 @@ wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const
 
   if (nsfd_session_resolve (s, bundle, err) < 0 || runtime_prepare_root (s, err) < 0)
     return -1;
+  /* The engine hands create the container's stdio: what goes to stderr now
+   * is the first line of the container's log (kubectl logs), and host paths
+   * are not the user's business.  Success goes to the system log only. */
+  nsfd_log_set_sinks (s->cfg.log_sinks & ~NSFD_LOG_SINK_STDERR);
   nsfd_log (NSFD_LOG_INFO, a->id, "persistent root on %s (layer %s)", s->plan.rootfs, s->plan.layer.path);
+  nsfd_log_set_sinks (s->cfg.log_sinks);
   NSFD_FAULT ("wrapper-before-exec");
   status = runtime_run (runtime_real (&s->cfg), argv);
   NSFD_FAULT ("wrapper-after-runtime");
