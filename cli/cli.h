@@ -33,3 +33,8 @@ int nsfd_cmd_serve (int argc, char **argv);
 int nsfd_cmd_connect (int argc, char **argv);
 /* `nsfdsuds layer ...` (cmd-layer.c dispatches to cmd-layer-*.c). */
 int nsfd_cmd_layer (int argc, char **argv);
+/* The read-only layer tools (cmd-layer-{info,diff,export,check}.c). */
+int nsfd_cmd_layer_info (int argc, char **argv);
+int nsfd_cmd_layer_diff (int argc, char **argv);
+int nsfd_cmd_layer_export (int argc, char **argv);
+int nsfd_cmd_layer_check (int argc, char **argv);
