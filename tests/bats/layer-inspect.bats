@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# The read-only layer tools: `nsfdsuds layer diff`, `export`, `info`, `check`
+# (docs/layers.md). Layers are built by hand as overlayfs writes them
+# (whiteouts are char devices 0:0, opaque directories carry
+# trusted.overlay.opaque=y), so every kind of change is present at once.
+bats_require_minimum_version 1.5.0
+load ../lib/common
+
+CMP=$NSFD_REPO/tests/lib/layer-tree-compare.py
+
+# lt_write LAYERDIR: layer.json as nsfdsuds writes it, and the directory modes.
+lt_meta () {
+	local l=$1
+	mkdir -p "$l/upper" "$l/work"
+	chmod 0700 "$(dirname "$l")" "$l" "$l/work"
+	cat >"$l/layer.json" <<-'EOF'
+	{
+	  "format": 1,
+	  "xattrs": "trusted",
+	  "overlayOptions": "index=off,metacopy=off,redirect_dir=off",
+	  "createdAt": "2026-11-29T00:30:32Z",
+	  "createdBy": "nsfdsuds 0.1.0"
+	}
+	EOF
+	chmod 0600 "$l/layer.json"
+}
+
+# lt_fixture DIR: DIR/lower (an image) and DIR/vol's default layer whose upper
+# has every kind of change relative to it. Prints the layer directory.
+lt_fixture () {
+	local d=$1 lo=$1/lower l=$1/vol/.nsfdsuds/default u
+	mkdir -p "$lo"/{etc,del,deldir/sub,opq/keepdir,bin,usr/bin}
+	echo root >"$lo/etc/passwd"
+	echo keep >"$lo/etc/keep"
+	echo old >"$lo/etc/mod"
+	for f in chmod chown xattr mtime; do echo same >"$lo/etc/$f"; done
+	chmod 0644 "$lo/etc/chmod"
+	touch -d 2020-01-01 "$lo/etc/mtime"
+	echo gone >"$lo/del/gone"
+	echo f >"$lo/deldir/sub/f"
+	echo 1 >"$lo/opq/old1"
+	echo 2 >"$lo/opq/keepdir/old2"
+	ln -s etc/keep "$lo/link"
+	echo sh >"$lo/bin/sh"
+	echo a >"$lo/usr/bin/a"
+	lt_meta "$l"
+	u=$l/upper
+	chmod 0755 "$u"
+	mkdir -p "$u"/{etc,del,opq,new/sub}
+	echo new >"$u/etc/mod"
+	touch -r "$lo/etc/mod" "$u/etc/mod"
+	cp -a "$lo/etc/chmod" "$lo/etc/chown" "$lo/etc/xattr" "$lo/etc/mtime" "$u/etc/"
+	chmod 0600 "$u/etc/chmod"
+	chown 1000:1000 "$u/etc/chown"
+	setfattr -n user.note -v changed "$u/etc/xattr"
+	touch -d 2021-01-01 "$u/etc/mtime"
+	mknod "$u/del/gone" c 0 0
+	mknod "$u/deldir" c 0 0
+	setfattr -n trusted.overlay.opaque -v y "$u/opq"
+	echo n >"$u/opq/new"
+	echo added >"$u/new/file"
+	setfattr -n user.a -v 1 "$u/new/file"
+	ln -s /etc/passwd "$u/new/hostlink"
+	echo hl >"$u/new/hl1"
+	ln "$u/new/hl1" "$u/new/sub/hl2"
+	mkfifo "$u/new/fifo"
+	mknod "$u/new/null" c 1 3
+	mknod "$u/new/blk" b 7 0
+	echo nl >"$u/new/$(printf 'a\nb')"
+	ln -sfn etc/passwd "$u/link"
+	chown 1234:5678 "$u/new/sub"
+	touch -r "$lo/etc" "$u/etc"
+	printf '%s\n' "$l"
+}
+
+# lt_merged LAYER LOWER MNT: the merged view, read-only (the upper as the top
+# lower layer: whiteouts and opaque directories apply), unmounted in teardown.
+lt_merged () {
+	mkdir -p "$3"
+	nsfd_track_mount "$3"
+	mount -t overlay overlay -o "ro,lowerdir=$1/upper:$2,index=off,metacopy=off,redirect_dir=off" "$3"
+}
+
+# lt_umoci_apply LOWER LAYER_TAR OUT: an OCI image layout whose first layer is
+# LOWER (plain tar) and second LAYER_TAR, unpacked by umoci into OUT/rootfs.
+lt_umoci_apply () {
+	local lower=$1 layer=$2 out=$3 oci
+	oci=$(dirname "$out")/oci
+	tar --xattrs --xattrs-include='*' --numeric-owner -C "$lower" -cf "$oci.lower.tar" .
+	umoci init --layout "$oci"
+	umoci new --image "$oci:t"
+	umoci raw add-layer --image "$oci:t" "$oci.lower.tar"
+	umoci raw add-layer --image "$oci:t" "$layer"
+	umoci unpack --image "$oci:t" "$out" >/dev/null
+}
+
+lt_setup () {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_CLI_BIN"
+	command -v setfattr >/dev/null || skip "setfattr (attr) not installed"
+	T=$(nsfd_tmpdir)
+	L=$(lt_fixture "$T")
+}
+
+@test "diff: each kind of change is named, with --lower" {
+	lt_setup
+	run "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	grep -qx 'M file     /etc/mod  (content)' <<<"$output"
+	grep -qx 'm file     /etc/chmod  (mode)' <<<"$output"
+	grep -qx 'm file     /etc/chown  (owner)' <<<"$output"
+	grep -qx 'm file     /etc/xattr  (xattrs)' <<<"$output"
+	grep -qx 'm file     /etc/mtime  (mtime)' <<<"$output"
+	grep -qx 'D file     /del/gone' <<<"$output"
+	grep -qx 'D dir      /deldir' <<<"$output"
+	grep -qx 'O dir      /opq/' <<<"$output"
+	grep -qx 'A file     /opq/new' <<<"$output"
+	grep -qx 'A dir      /new/' <<<"$output"
+	grep -qx 'A file     /new/file' <<<"$output"
+	grep -qx 'A symlink  /new/hostlink' <<<"$output"
+	grep -qx 'A fifo     /new/fifo' <<<"$output"
+	grep -qx 'A char     /new/null' <<<"$output"
+	grep -qx 'A block    /new/blk' <<<"$output"
+	grep -qx 'A file     /new/a\\nb' <<<"$output"
+	grep -q '^M symlink  /link  (target' <<<"$output"
+	# /etc itself only has the lower's metadata: nothing to report.
+	! grep -q ' /etc/\( \|$\)' <<<"$output"
+}
+
+@test "diff --json: one object per path with path, change and type" {
+	lt_setup
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower" --json
+	[ "$status" -eq 0 ]
+	jq -e . >/dev/null <<<"$output"
+	q () { jq -r --arg p "$1" '.changes[] | select(.path == $p) | "\(.change) \(.type) \(.details // [] | join(","))"' <<<"$output"; }
+	[ "$(q /etc/mod)" = "modified file content" ]
+	[ "$(q /etc/chmod)" = "metadata file mode" ]
+	[ "$(q /etc/chown)" = "metadata file owner" ]
+	[ "$(q /etc/xattr)" = "metadata file xattrs" ]
+	[ "$(q /etc/mtime)" = "metadata file mtime" ]
+	[ "$(q /del/gone)" = "deleted file " ]
+	[ "$(q /deldir)" = "deleted dir " ]
+	[ "$(q /opq)" = "opaque dir " ]
+	[ "$(q /new/file)" = "added file " ]
+	[ "$(q "$(printf '/new/a\nb')")" = "added file " ]
+	[ "$(jq -r '.comparedWithLower' <<<"$output")" = true ]
+	[ "$(jq -r '.summary.deleted' <<<"$output")" = 2 ]
+	[ "$(jq -r '.summary.opaque' <<<"$output")" = 1 ]
+}
+
+@test "diff without --lower: lists the upper and says it cannot tell added from modified" {
+	lt_setup
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol"
+	[ "$status" -eq 0 ]
+	grep -q 'cannot be told apart' <<<"$stderr"
+	grep -qx 'P file     /etc/mod' <<<"$output"
+	grep -qx 'P file     /new/file' <<<"$output"
+	grep -qx 'D -        /del/gone' <<<"$output"
+	grep -qx 'O dir      /opq/' <<<"$output"
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --json
+	[ "$(jq -r '.comparedWithLower' <<<"$output")" = false ]
+	[ "$(jq -r '.changes[] | select(.path == "/del/gone") | .type' <<<"$output")" = null ]
+}
+
+@test "export: umoci applying it onto the lower gives the merged view, file by file" {
+	lt_setup
+	command -v umoci >/dev/null || skip "umoci not installed"
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/layer.tar"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	# What the tar says: OCI whiteouts, the opaque marker, a hard link, no overlay xattrs.
+	tar -tvf "$T/layer.tar" >"$T/list"
+	grep -q ' del/.wh.gone$' "$T/list"
+	grep -q ' .wh.deldir$' "$T/list"
+	grep -q ' opq/.wh..wh..opq$' "$T/list"
+	grep -q '^h.* new/sub/hl2 link to new/hl1$' "$T/list"
+	grep -q '^l.* new/hostlink -> /etc/passwd$' "$T/list"
+	! tar --xattrs --xattrs-include='*' -tvvf "$T/layer.tar" 2>/dev/null | grep -q 'trusted.overlay'
+	lt_merged "$L" "$T/lower" "$T/merged"
+	lt_umoci_apply "$T/lower" "$T/layer.tar" "$T/bundle"
+	run python3 "$CMP" "$T/merged" "$T/bundle/rootfs"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# The comparison can fail: a changed file in the merged view is noticed.
+	echo different >"$T/bundle/rootfs/new/file"
+	run python3 "$CMP" "$T/merged" "$T/bundle/rootfs"
+	[ "$status" -eq 1 ]
+	grep -q "/new/file" <<<"$output"
+}
+
+@test "export: two exports are byte-identical, digests are those of the bytes" {
+	lt_setup
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/a.tar" --json
+	[ "$status" -eq 0 ]
+	a=$output
+	sleep 1.1
+	"$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/b.tar" >/dev/null
+	cmp "$T/a.tar" "$T/b.tar"
+	[ "$(jq -r .diffId <<<"$a")" = "sha256:$(sha256sum <"$T/a.tar" | cut -d' ' -f1)" ]
+	[ "$(jq -r .digest <<<"$a")" = "$(jq -r .diffId <<<"$a")" ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/a.tgz" --gzip --json
+	g=$output
+	sleep 1.1
+	"$NSFD_CLI_BIN" layer export "$T/vol" --gzip --quiet >"$T/b.tgz" 2>/dev/null
+	cmp "$T/a.tgz" "$T/b.tgz"
+	[ "$(jq -r .diffId <<<"$g")" = "sha256:$(zcat "$T/a.tgz" | sha256sum | cut -d' ' -f1)" ]
+	[ "$(jq -r .digest <<<"$g")" = "sha256:$(sha256sum <"$T/a.tgz" | cut -d' ' -f1)" ]
+	[ "$(jq -r .mediaType <<<"$g")" = application/vnd.oci.image.layer.v1.tar+gzip ]
+	# A change shows: a different diff ID.
+	echo more >>"$L/upper/new/file"
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/c.tar" --json
+	[ "$(jq -r .diffId <<<"$output")" != "$(jq -r .diffId <<<"$a")" ]
+}
