@@ -9,6 +9,8 @@
 
 #include "cleanup.h"
 #include "layer-scan.h"
+#include "safepath.h"
+#include <yajl/yajl_tree.h>
 
 static const struct
 {
@@ -245,4 +247,56 @@ lt_raise_nofile (void)
       rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
       (void) setrlimit (RLIMIT_NOFILE, &rl);
     }
+}
+
+static void
+copy_str (yajl_val tree, const char *key, char *out, size_t cap)
+{
+  const char *path[] = { key, NULL };
+  yajl_val v = yajl_tree_get (tree, path, yajl_t_string);
+  const char *s = v ? YAJL_GET_STRING (v) : NULL;
+  snprintf (out, cap, "%s", s ? s : "");
+}
+
+void
+lt_read_meta (int dir_fd, struct lt_meta *m)
+{
+  cleanup_free char *buf = NULL;
+  nsfd_error_t e = NULL;
+  const char *fmt[] = { "format", NULL };
+  yajl_val tree, v;
+  size_t len;
+
+  memset (m, 0, sizeof (*m));
+  if (nsfd_read_file_at (dir_fd, NSFD_LAYER_META, 64 * 1024, &buf, &len, &e) < 0)
+    {
+      snprintf (m->problem, sizeof (m->problem), "%s: %s", NSFD_LAYER_META, nsfd_error_text (e));
+      nsfd_error_free (&e);
+      return;
+    }
+  m->present = true;
+  tree = yajl_tree_parse (buf, NULL, 0);
+  if (tree == NULL || !YAJL_IS_OBJECT (tree))
+    {
+      snprintf (m->problem, sizeof (m->problem), "%s is not a JSON object", NSFD_LAYER_META);
+      if (tree)
+        yajl_tree_free (tree);
+      return;
+    }
+  m->valid_json = true;
+  v = yajl_tree_get (tree, fmt, yajl_t_number);
+  m->format = v && YAJL_IS_INTEGER (v) ? YAJL_GET_INTEGER (v) : -1;
+  copy_str (tree, "xattrs", m->xattrs, sizeof (m->xattrs));
+  copy_str (tree, "createdAt", m->created_at, sizeof (m->created_at));
+  copy_str (tree, "createdBy", m->created_by, sizeof (m->created_by));
+  copy_str (tree, "lowerId", m->lower_id, sizeof (m->lower_id));
+  copy_str (tree, "previousLowerId", m->previous_lower_id, sizeof (m->previous_lower_id));
+  yajl_tree_free (tree);
+  if (m->format != NSFD_LAYER_FORMAT)
+    snprintf (m->problem, sizeof (m->problem), "format %lld is not one this nsfdsuds reads (%d)", m->format,
+              NSFD_LAYER_FORMAT);
+  else if (strcmp (m->xattrs, "trusted") != 0)
+    snprintf (m->problem, sizeof (m->problem), "\"xattrs\" is \"%s\", not \"trusted\"", m->xattrs);
+  else
+    m->known_format = true;
 }

@@ -75,3 +75,14 @@ const char *lt_human (const char *s, char *buf, size_t cap);
 /* Raises the open-file limit to what a walk NSFD_SCAN_MAX_DEPTH deep needs,
  * when the hard limit allows. */
 void lt_raise_nofile (void);
+
+/* layer.json as the tools read it (without refusing anything). */
+struct lt_meta
+{
+  bool present, valid_json, known_format;
+  long long format;
+  char xattrs[32], created_at[64], created_by[128], lower_id[64], previous_lower_id[64];
+  char problem[256];  /* why it is not valid / not known, or "" */
+};
+/* Reads layer.json in the layer directory dir_fd. */
+void lt_read_meta (int dir_fd, struct lt_meta *m);
