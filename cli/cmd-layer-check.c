@@ -136,7 +136,10 @@ run (const struct lt_opts *o, nsfd_error_t *err)
       return NSFD_EXIT_USAGE;
     }
   ret = 0;
-  if (o->repair && (r.work_dirty || r.holder_stale) && repair (&l, &r, done, &ndone, err) < 0)
+  if (o->repair && l.live)
+    ret = nsfd_make_error (err, EBUSY, "the layer is in use by container \"%s\"; not repairing anything",
+                           l.holder.container);
+  else if (o->repair && (r.work_dirty || r.holder_stale) && repair (&l, &r, done, &ndone, err) < 0)
     ret = -1;
   print_report (o, &l, &r, done, ndone);
   if (ret < 0)

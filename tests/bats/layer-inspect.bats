@@ -212,3 +212,166 @@ lt_setup () {
 	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/c.tar" --json
 	[ "$(jq -r .diffId <<<"$output")" != "$(jq -r .diffId <<<"$a")" ]
 }
+
+# lt_holder LAYER PID [BOOTID]: a holder record as nsfdsuds writes it, naming PID
+# with its real start time (live while PID runs and the boot id is this one's).
+lt_holder () {
+	local boot=${3:-$(cat /proc/sys/kernel/random/boot_id)}
+	(umask 077 && jq -n --arg b "$boot" --argjson p "$2" --argjson s "$(_nsfd_pid_starttime "$2")" \
+		'{container: "web-0", bootId: $b, pid: $p, pidStartTime: $s, mode: "hook", since: "2026-11-29T00:30:35Z"}' \
+		>"$1/holder.json")
+}
+
+# lt_tree_state LAYER: everything about the layer's files (names, types, modes,
+# owners, sizes, mtimes, xattrs, contents), to see that nothing changed.
+lt_tree_state () {
+	(cd "$1" && find . -printf '%p %y %m %U:%G %s %T@\n' | LC_ALL=C sort &&
+		getfattr -R -h -d -m - --absolute-names . 2>/dev/null | LC_ALL=C sort &&
+		find . -type f -exec sha256sum {} + | LC_ALL=C sort)
+}
+
+@test "info: format, lower match, counts, holder" {
+	lt_setup
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$T/vol" --json
+	[ "$status" -eq 0 ]
+	jq -e . >/dev/null <<<"$output"
+	[ "$(jq -r '.format, .whiteouts, .opaqueDirs, .hardLinkedInodes, .holder.state, .inUse' <<<"$output" | xargs)" = "1 2 1 1 none false" ]
+	[ "$(jq -r '.files, .dirs, .symlinks, .other' <<<"$output" | xargs)" = "10 5 2 3" ]
+	[ "$(jq -r .lowerId <<<"$output")" = null ]
+	# The fingerprint the hook records, then a lower that matches it and one that does not.
+	id=$("$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower" --json | jq -r .givenLowerId)
+	[[ $id == fnv1a64:* ]]
+	jq --arg id "$id" '. + {lowerId: $id}' "$L/layer.json" >"$T/m" && cat "$T/m" >"$L/layer.json"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower" --json
+	[ "$(jq -r .lowerMatches <<<"$output")" = true ]
+	run "$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower"
+	grep -q '^lower       matches: ' <<<"$output"
+	cp -a "$T/lower" "$T/lower2"
+	echo other >"$T/lower2/usr/bin/new-tool"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower2" --json
+	[ "$(jq -r .lowerMatches <<<"$output")" = false ]
+	run "$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower2"
+	grep -q 'DOES NOT MATCH' <<<"$output"
+	grep -q '^holder      none$' <<<"$output"
+}
+
+@test "a layer in use: info says live, diff, export and check work and say so" {
+	lt_setup
+	sleep 600 3>&- &
+	pid=$!
+	nsfd_track_pid "$pid"
+	lt_holder "$L" "$pid"
+	mkdir -p "$L/work/work/leftover"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$T/vol"
+	[ "$status" -eq 0 ]
+	grep -q 'container "web-0" (hook mode, pid '"$pid"', since 2026-11-29T00:30:35Z): live' <<<"$output"
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower"
+	[ "$status" -eq 0 ]
+	grep -q 'in use by container "web-0"' <<<"$stderr"
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/x.tar"
+	[ "$status" -eq 0 ]
+	grep -q 'in use by container "web-0"' <<<"$stderr"
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
+	[ "$status" -eq 0 ] # work/ is the mount's while it is in use: not a problem
+	grep -q 'in use by container "web-0"' <<<"$stderr"
+	kill "$pid"
+	wait "$pid" || true
+	# Now stale: reported, and --repair would fix it; a live one on another boot is stale too.
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
+	[ "$status" -eq 1 ]
+	grep -q '^problem stale-holder: ' <<<"$output"
+	grep -q '^problem work-not-empty: ' <<<"$output"
+}
+
+@test "check --repair refuses while a live container holds the layer" {
+	lt_setup
+	sleep 600 3>&- &
+	pid=$!
+	nsfd_track_pid "$pid"
+	lt_holder "$L" "$pid"
+	# What --repair would empty if the layer were free: work/ is the live mount's.
+	mkdir -p "$L/work/work/#3"
+	before=$(lt_tree_state "$L")
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol" --repair
+	[ "$status" -eq 1 ]
+	grep -q 'in use by container "web-0"; not repairing' <<<"$stderr"
+	[ "$(lt_tree_state "$L")" = "$before" ]
+}
+
+@test "check: a healthy layer is clean; a missing one could not be checked" {
+	lt_setup
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q ': clean$' <<<"$output"
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol" --json
+	[ "$(jq -r .clean <<<"$output")" = true ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol" --name nosuch
+	[ "$status" -eq 2 ]
+	grep -q 'could not check' <<<"$stderr"
+}
+
+# lt_broken CODE SETUP...: a fresh fixture broken by SETUP (run in the layer
+# directory); check exits 1 and names CODE.
+lt_broken () {
+	local code=$1 d
+	shift
+	LT_BROKEN_N=$((${LT_BROKEN_N:-0} + 1))
+	d=$(nsfd_tmpdir "b$LT_BROKEN_N-$code")
+	L=$(lt_fixture "$d")
+	(cd "$L" && eval "$*")
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$d/vol" --json
+	echo "$code: $output"
+	[ "$status" -eq 1 ]
+	[ "$(jq -r --arg c "$code" '[.problems[] | select(.code == $c)] | length' <<<"$output")" -ge 1 ]
+}
+
+@test "check: each problem is reported" {
+	lt_setup
+	lt_broken bad-format "jq '.format = 7' layer.json >m && cat m >layer.json && rm m"
+	lt_broken bad-format "jq '.xattrs = \"user\"' layer.json >m && cat m >layer.json && rm m"
+	lt_broken bad-json "echo '{not json' >layer.json"
+	lt_broken work-mode "chmod 0755 work"
+	lt_broken work-mode "chown 1000 work"
+	lt_broken upper-mode "chmod 0777 upper"
+	lt_broken layer-mode "chmod 0755 ."
+	lt_broken work-not-empty "mkdir -p work/work/#1 && echo x >work/work/#1/f"
+	lt_broken userxattr "setfattr -n user.overlay.opaque -v y upper/opq"
+	lt_broken redirect "setfattr -n trusted.overlay.redirect -v /x upper/new"
+	lt_broken metacopy "setfattr -n trusted.overlay.metacopy -v '' upper/etc/mod"
+	lt_broken bad-whiteout "touch upper/etc/wh && setfattr -n trusted.overlay.whiteout -v y upper/etc/wh"
+	lt_broken bad-opaque "setfattr -n trusted.overlay.opaque -v y upper/new/file"
+	lt_broken holder-unreadable "echo '{garbage' >holder.json"
+	lt_broken holder-unreadable "mkdir holder.json"
+	lt_broken stale-holder "jq -n '{container: \"gone\", bootId: \"other-boot\", pid: 1, pidStartTime: 1, mode: \"hook\", since: \"x\"}' >holder.json"
+	lt_broken wh-name "touch upper/etc/.wh.sneaky"
+	# The human form names them too.
+	run "$NSFD_CLI_BIN" layer check "$(nsfd_tmpdir)/b9-userxattr/vol"
+	grep -q '^problem userxattr: upper/opq: user.overlay.opaque' <<<"$output"
+}
+
+@test "check --repair fixes a leftover work dir and a stale holder, and nothing else" {
+	lt_setup
+	mkdir -p "$L/work/work/#17"
+	echo half >"$L/work/work/#17/copied-up"
+	mkdir "$L/work/index"
+	jq -n '{container: "gone", bootId: "an-earlier-boot", pid: 1, pidStartTime: 1, mode: "runtime", since: "x"}' >"$L/holder.json"
+	setfattr -n user.overlay.opaque -v y "$L/upper/opq"
+	upper_before=$(lt_tree_state "$L/upper")
+	meta_before=$(sha256sum <"$L/layer.json")
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol" --repair
+	echo "$output"
+	[ "$status" -eq 1 ] # the userxattr problem is not something to repair
+	grep -qx 'repaired: emptied the leftover work directory' <<<"$output"
+	grep -qx 'repaired: removed the stale holder record' <<<"$output"
+	grep -q '^problem userxattr: ' <<<"$output"
+	! grep -q '^problem \(work-not-empty\|stale-holder\)' <<<"$output"
+	[ -d "$L/work" ] && [ -z "$(ls -A "$L/work")" ]
+	[ ! -e "$L/holder.json" ]
+	[ "$(stat -c '%a %u' "$L/work")" = "700 0" ]
+	[ "$(lt_tree_state "$L/upper")" = "$upper_before" ]
+	[ "$(sha256sum <"$L/layer.json")" = "$meta_before" ]
+	setfattr -x user.overlay.opaque "$L/upper/opq"
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
+	[ "$status" -eq 0 ]
+}
