@@ -83,13 +83,17 @@ check_dir (struct lc_report *r, int dir_fd, const char *name, const char *code, 
     add (r, code, name, false, "%s is writable by group or others (mode %04o)", shown, (unsigned) (st.st_mode & 07777));
 }
 
-/* 1 when the directory name in dirfd has no entries. */
+/* 1 when the directory name in dirfd holds nothing but whiteouts (char
+ * 0:0): since Linux 5.8 overlayfs keeps one shared whiteout in work/work
+ * (hard-linked to every whiteout it makes) and leaves it there on unmount;
+ * the next mount clears it. */
 static int
-dir_empty (int dirfd, const char *name)
+only_whiteouts (int parent, const char *name)
 {
-  int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   cleanup_dir DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
   struct dirent *de;
+  struct stat st;
   if (d == NULL)
     {
       if (fd >= 0)
@@ -97,13 +101,17 @@ dir_empty (int dirfd, const char *name)
       return 0;
     }
   while ((de = readdir (d)))
-    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-      return 0;
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || nsfd_scan_type_of (&st) != NSFD_FT_WHITEOUT)
+        return 0;
+    }
   return 1;
 }
 
-/* work/ of a layer nobody mounts holds nothing, or only the empty work/ and
- * index/ the kernel leaves behind. */
+/* work/ of a layer nobody mounts holds nothing but the work/ and index/ the
+ * kernel leaves behind, with at most its shared whiteout. */
 static void
 check_work (const struct lt_layer *l, struct lc_report *r)
 {
@@ -121,7 +129,7 @@ check_work (const struct lt_layer *l, struct lc_report *r)
       const char *n = de->d_name;
       if (strcmp (n, ".") == 0 || strcmp (n, "..") == 0)
         continue;
-      if ((strcmp (n, "work") == 0 || strcmp (n, "index") == 0) && dir_empty (dirfd (d), n) == 1)
+      if ((strcmp (n, "work") == 0 || strcmp (n, "index") == 0) && only_whiteouts (dirfd (d), n) == 1)
         continue;
       r->work_dirty = true;
       add (r, "work-not-empty", NSFD_LAYER_WORK, true,

@@ -375,3 +375,138 @@ lt_broken () {
 	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
 	[ "$status" -eq 0 ]
 }
+
+@test "a layer the kernel wrote: check is clean, diff and export (through umoci) agree with the overlay" {
+	lt_setup
+	command -v umoci >/dev/null || skip "umoci not installed"
+	local d=$T/k lo=$T/lower l m
+	l=$d/vol/.nsfdsuds/default
+	mkdir -p "$d"
+	lt_meta "$l"
+	chmod 0755 "$l/upper"
+	m=$d/mnt
+	mkdir -p "$m"
+	nsfd_track_mount "$m"
+	mount -t overlay overlay -o "lowerdir=$lo,upperdir=$l/upper,workdir=$l/work,index=off,metacopy=off,redirect_dir=off" "$m"
+	rm "$m/etc/keep"
+	rm -r "$m/deldir"
+	rm -r "$m/opq" && mkdir "$m/opq" && echo fresh >"$m/opq/f"
+	echo changed >"$m/etc/mod"
+	chmod 0600 "$m/etc/chmod"
+	chown 1000:1000 "$m/etc/chown"
+	setfattr -n user.k -v v "$m/etc/xattr"
+	ln "$m/bin/sh" "$m/bin/sh2"
+	mkfifo "$m/usr/fifo"
+	mknod "$m/usr/null" c 1 3
+	ln -s /etc/passwd "$m/usr/hostlink"
+	umount "$m"
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$d/vol"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$d/vol" --lower "$lo"
+	echo "$output"
+	grep -qx 'D file     /etc/keep' <<<"$output"
+	grep -qx 'D dir      /deldir' <<<"$output"
+	grep -qx 'O dir      /opq/' <<<"$output"
+	grep -q '^M file     /etc/mod  (content' <<<"$output"
+	grep -qx 'm file     /etc/chmod  (mode)' <<<"$output"
+	grep -q '^m file     /etc/chown  (owner' <<<"$output"
+	grep -q '^m file     /etc/xattr  (xattrs' <<<"$output"
+	grep -qx 'A fifo     /usr/fifo' <<<"$output"
+	"$NSFD_CLI_BIN" layer export "$d/vol" -o "$d/layer.tar" --quiet
+	lt_merged "$l" "$lo" "$d/merged"
+	lt_umoci_apply "$lo" "$d/layer.tar" "$d/bundle"
+	run python3 "$CMP" "$d/merged" "$d/bundle/rootfs"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "hostile upper: symlinks to /etc are stored as symlinks, never read through" {
+	lt_setup
+	local u=$L/upper
+	ln -s /etc "$u/hostetc"
+	ln -s /etc/shadow "$u/shadow"
+	rm -rf "${u:?}/etc/chmod" && ln -s / "$u/etc/chmod"
+	ln -s ../../../../../../../../etc "$u/bin" # where the lower has a directory
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/h.tar"
+	[ "$status" -eq 0 ]
+	tar -tvf "$T/h.tar" >"$T/list"
+	grep -q '^l.* hostetc -> /etc$' "$T/list"
+	grep -q '^l.* shadow -> /etc/shadow$' "$T/list"
+	grep -q '^l.* etc/chmod -> /$' "$T/list"
+	grep -q '^l.* bin -> ../../../../../../../../etc$' "$T/list"
+	! grep -q ' \(hostetc\|bin\|shadow\)/' "$T/list"
+	# Nothing in the tar carries a byte of the host's /etc: every regular file is
+	# one of the layer's own.
+	mkdir "$T/x"
+	tar -C "$T/x" -xf "$T/h.tar"
+	[ -z "$(cd "$T/x" && find . -type f -size +0 ! -path './etc/*' ! -path './new/*' ! -path './opq/*')" ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower"
+	[ "$status" -eq 0 ]
+	grep -q '^M symlink  /bin  (type' <<<"$output"
+	! grep -q '^. [a-z]* *\(/bin\|/hostetc\)/' <<<"$output"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$T/vol"
+	[ "$status" -eq 0 ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer check "$T/vol"
+	[ "$status" -eq 0 ]
+}
+
+@test "hostile upper: a fifo where a file was never blocks export, diff or check" {
+	lt_setup
+	rm "$L/upper/etc/mod" && mkfifo "$L/upper/etc/mod"
+	run --separate-stderr timeout 30 "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/f.tar"
+	[ "$status" -eq 0 ]
+	tar -tvf "$T/f.tar" | grep -q '^p.* etc/mod$'
+	run --separate-stderr timeout 30 "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower"
+	[ "$status" -eq 0 ]
+	grep -q '^M fifo     /etc/mod  (type' <<<"$output"
+	run --separate-stderr timeout 30 "$NSFD_CLI_BIN" layer check "$T/vol"
+	[ "$status" -eq 0 ]
+	run --separate-stderr timeout 30 "$NSFD_CLI_BIN" layer info "$T/vol"
+	[ "$status" -eq 0 ]
+}
+
+@test "hostile upper: a 10,000-deep tree is refused at the depth limit, quickly and cleanly" {
+	lt_setup
+	python3 -c '
+import os, sys
+os.chdir(sys.argv[1])
+for _ in range(10000):
+    os.mkdir("d")
+    os.chdir("d")
+open("bottom", "w").write("x")
+' "$L/upper/new"
+	for cmd in "export -o $T/deep.tar" "diff --lower $T/lower" "info" "check"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr timeout 60 "$NSFD_CLI_BIN" layer $cmd "$T/vol"
+		echo "$cmd: $status $stderr"
+		[ "$status" -eq 1 ] || { [ "$status" -eq 2 ] && [[ $cmd == check ]]; }
+		grep -q 'deeper than 4096 levels' <<<"$stderr"
+	done
+	# No half-written output is left.
+	[ ! -e "$T/deep.tar" ]
+	[ -z "$(find "$T" -maxdepth 1 -name 'deep.tar.partial-*')" ]
+}
+
+@test "hostile upper: names with newlines and control characters; a .wh. name is refused by export" {
+	lt_setup
+	local u=$L/upper
+	echo x >"$u/new/$(printf 'line1\nline2\ttab\001')"
+	mkdir "$u/new/$(printf 'dir\nname')"
+	echo y >"$u/new/$(printf 'dir\nname')/inner"
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower" --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r --arg p "$(printf '/new/line1\nline2\ttab\001')" '.changes[] | select(.path == $p) | .change' <<<"$output")" = added ]
+	[ "$(jq -r --arg p "$(printf '/new/dir\nname/inner')" '.changes[] | select(.path == $p) | .change' <<<"$output")" = added ]
+	run --separate-stderr "$NSFD_CLI_BIN" layer diff "$T/vol" --lower "$T/lower"
+	grep -qx 'A file     /new/line1\\nline2\\ttab\\x01' <<<"$output"
+	grep -qx 'A file     /new/dir\\nname/inner' <<<"$output"
+	"$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/n.tar" --quiet
+	mkdir "$T/x" && tar -C "$T/x" -xf "$T/n.tar"
+	[ "$(cat "$T/x/new/$(printf 'dir\nname')/inner")" = y ]
+	touch "$u/new/.wh.sneaky"
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/w.tar"
+	[ "$status" -eq 1 ]
+	grep -q '"/new/.wh.sneaky": a name starting with ".wh."' <<<"$stderr"
+	[ ! -e "$T/w.tar" ]
+}
