@@ -83,7 +83,9 @@ run (const struct lt_opts *o, nsfd_error_t *err)
   lt_progress_init (&prog, "export", o->quiet);
   r = lx_export (l.upper_fd, fd, o->gzip, st.st_dev, st.st_ino, &prog, &res, err);
   lt_progress_done (&prog);
-  if (r == 0 && tmp && (fsync (fd) < 0 || rename (tmp, o->output) < 0))
+  /* Renamed, not fsynced (like tar): a failed export never leaves a file
+   * under the final name; `sync` makes it durable when that matters. */
+  if (r == 0 && tmp && rename (tmp, o->output) < 0)
     r = nsfd_make_error (err, errno, "writing \"%s\"", o->output);
   if (fd != STDOUT_FILENO)
     close (fd);

@@ -36,9 +36,10 @@ cmp_xattr (const void *a, const void *b)
   return strcmp (((const struct nsfd_xattr *) a)->name, ((const struct nsfd_xattr *) b)->name);
 }
 
-/* Reads every value of the list in x->names (len bytes) through p. */
+/* Reads every value of the list in x->names (len bytes) through fd when
+ * it is a real fd, else through the /proc path p. */
 static int
-read_values (const char *p, size_t len, struct nsfd_xattrs *x, const char *what, nsfd_error_t *err)
+read_values (int fd, const char *p, size_t len, struct nsfd_xattrs *x, const char *what, nsfd_error_t *err)
 {
   size_t count = 0, used = 0;
   for (size_t i = 0; i < len; i += strlen (x->names + i) + 1)
@@ -59,7 +60,8 @@ read_values (const char *p, size_t len, struct nsfd_xattrs *x, const char *what,
             return nsfd_make_error (err, ENOMEM, "xattrs of \"/%s\"", what);
           x->values = nv;
         }
-      n = getxattr (p, x->names + i, x->values + used, VALUE_MAX);
+      n = fd >= 0 ? fgetxattr (fd, x->names + i, x->values + used, VALUE_MAX)
+                  : getxattr (p, x->names + i, x->values + used, VALUE_MAX);
       if (n < 0 && errno == ENODATA)
         continue; /* removed since the list was read */
       if (n < 0)
@@ -93,15 +95,16 @@ nsfd_xattrs_read_at (int dirfd, const char *name, int fd, struct nsfd_xattrs *x,
     }
   if (x->names == NULL && (x->names = malloc (LIST_MAX)) == NULL)
     return nsfd_make_error (err, ENOMEM, "xattrs");
-  /* Through /proc/self/fd: works for an O_PATH fd (also of a symlink,
-   * whose own xattrs it reads) and never resolves a path in the tree. */
+  /* An O_PATH fd (also of a symlink, whose own xattrs it reads) through
+   * /proc/self/fd, which never resolves a path in the tree; the caller's
+   * real fd directly. */
   nsfd_fd_path (fd, p);
-  len = listxattr (p, x->names, LIST_MAX);
+  len = own >= 0 ? listxattr (p, x->names, LIST_MAX) : flistxattr (fd, x->names, LIST_MAX);
   if (len < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP))
     return 0;
   if (len < 0)
     return nsfd_make_error (err, errno, "listing xattrs of \"/%s\"", what);
-  return read_values (p, (size_t) len, x, what, err);
+  return read_values (own >= 0 ? -1 : fd, p, (size_t) len, x, what, err);
 }
 
 int

@@ -1,7 +1,12 @@
 #include "sha256.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -38,6 +43,88 @@ compress (uint32_t h[8], const unsigned char *p)
   h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
+#if defined(__x86_64__)
+/* The SHA extensions (Intel since Goldmont/Ice Lake, AMD since Zen): about
+ * 5x the portable code, which matters when a layer export hashes gigabytes.
+ * The message schedule is computed 4 words at a time, 4 rounds per step. */
+__attribute__ ((target ("sha,sse4.1,ssse3"))) static void
+compress_ni (uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+  const __m128i mask = _mm_set_epi64x (0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &h[0]), 0xB1);
+  __m128i s1 = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &h[4]), 0x1B);
+  __m128i s0 = _mm_alignr_epi8 (tmp, s1, 8);
+  s1 = _mm_blend_epi16 (s1, tmp, 0xF0);
+  for (; blocks > 0; blocks--, p += 64)
+    {
+      __m128i abef = s0, cdgh = s1, w[4], m;
+      for (int g = 0; g < 16; g++)
+        {
+          if (g < 4)
+            w[g] = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 16 * g)), mask);
+          else
+            {
+              __m128i t = _mm_sha256msg1_epu32 (w[g % 4], w[(g + 1) % 4]);
+              t = _mm_add_epi32 (t, _mm_alignr_epi8 (w[(g + 3) % 4], w[(g + 2) % 4], 4));
+              w[g % 4] = _mm_sha256msg2_epu32 (t, w[(g + 3) % 4]);
+            }
+          m = _mm_add_epi32 (w[g % 4], _mm_loadu_si128 ((const __m128i *) &K[4 * g]));
+          s1 = _mm_sha256rnds2_epu32 (s1, s0, m);
+          s0 = _mm_sha256rnds2_epu32 (s0, s1, _mm_shuffle_epi32 (m, 0x0E));
+        }
+      s0 = _mm_add_epi32 (s0, abef);
+      s1 = _mm_add_epi32 (s1, cdgh);
+    }
+  tmp = _mm_shuffle_epi32 (s0, 0x1B);
+  s1 = _mm_shuffle_epi32 (s1, 0xB1);
+  s0 = _mm_blend_epi16 (tmp, s1, 0xF0);
+  s1 = _mm_alignr_epi8 (s1, tmp, 8);
+  _mm_storeu_si128 ((__m128i *) &h[0], s0);
+  _mm_storeu_si128 ((__m128i *) &h[4], s1);
+}
+
+static bool
+have_sha_ni (void)
+{
+  unsigned a, b, c, d;
+  return __get_cpuid_count (7, 0, &a, &b, &c, &d) && (b & (1u << 29)) && __get_cpuid (1, &a, &b, &c, &d)
+         && (c & (1u << 19)) && (c & (1u << 9));
+}
+#endif
+
+/* -1 unknown, 0 portable, 1 SHA extensions. */
+static int accel = -1;
+
+void
+nsfd_sha256_set_accel (int on)
+{
+#if defined(__x86_64__)
+  accel = on && have_sha_ni ();
+#else
+  (void) on;
+  accel = 0;
+#endif
+}
+
+int
+nsfd_sha256_accel (void)
+{
+  if (accel < 0)
+    nsfd_sha256_set_accel (1);
+  return accel;
+}
+
+static void
+compress_blocks (uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+#if defined(__x86_64__)
+  if (nsfd_sha256_accel ())
+    return compress_ni (h, p, blocks);
+#endif
+  for (; blocks > 0; blocks--, p += 64)
+    compress (h, p);
+}
+
 void
 nsfd_sha256_init (struct nsfd_sha256 *s)
 {
@@ -60,11 +147,12 @@ nsfd_sha256_update (struct nsfd_sha256 *s, const void *data, size_t len)
       s->fill += take, p += take, len -= take;
       if (s->fill < 64)
         return;
-      compress (s->h, s->block);
+      compress_blocks (s->h, s->block, 1);
       s->fill = 0;
     }
-  for (; len >= 64; p += 64, len -= 64)
-    compress (s->h, p);
+  compress_blocks (s->h, p, len / 64);
+  p += len & ~(size_t) 63;
+  len &= 63;
   memcpy (s->block, p, len);
   s->fill = len;
 }

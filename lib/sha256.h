@@ -20,3 +20,8 @@ void nsfd_sha256_update (struct nsfd_sha256 *s, const void *data, size_t len);
 void nsfd_sha256_final (struct nsfd_sha256 *s, unsigned char out[NSFD_SHA256_LEN]);
 /* "sha256:" + 64 lowercase hex digits. */
 void nsfd_sha256_final_hex (struct nsfd_sha256 *s, char out[7 + 2 * NSFD_SHA256_LEN + 1]);
+
+/* Whether the CPU's SHA extensions are used (detected on first use); tests
+ * turn them off to check the portable code too.  Process-wide. */
+int nsfd_sha256_accel (void);
+void nsfd_sha256_set_accel (int on);
