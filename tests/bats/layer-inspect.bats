@@ -510,3 +510,16 @@ open("bottom", "w").write("x")
 	grep -q '"/new/.wh.sneaky": a name starting with ".wh."' <<<"$stderr"
 	[ ! -e "$T/w.tar" ]
 }
+
+@test "progress: on a terminal only, and not with --quiet" {
+	lt_setup
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	run script -qec "$NSFD_CLI_BIN layer export $T/vol -o $T/p1.tar" /dev/null
+	[ "$status" -eq 0 ]
+	grep -q 'export: [0-9][0-9]* files, .* MiB/s' <<<"$output"
+	run script -qec "$NSFD_CLI_BIN layer export $T/vol -o $T/p2.tar --quiet" /dev/null
+	! grep -q 'export: ' <<<"$output"
+	grep -q '^diffID ' <<<"$output"
+	"$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/p3.tar" 2>"$T/err" >/dev/null
+	! grep -q 'files, ' "$T/err"
+}
