@@ -10,9 +10,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "layer-outpipe.h"
 #include "layer-scan.h"
 
-#define OUT_BUF (1 << 20)
+#define OUT_BUF LO_SLOT_SIZE
 #define READ_BUF (1 << 20)
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -21,9 +22,9 @@ struct lx
 {
   struct archive *tar, *gz;
   struct archive_entry *ent;
-  int out_fd;
-  struct nsfd_sha256 diff, blob;
-  char *obuf, *rbuf, *name;
+  struct lo_pipe out;       /* hashes and writes what goes out */
+  struct nsfd_sha256 diff;  /* of the uncompressed tar, with --gzip */
+  char *obuf, *rbuf, *name; /* obuf: the output slot being filled */
   size_t ofill, name_cap;
   struct nsfd_xattrs xattrs;
   struct lt_progress *prog;
@@ -33,41 +34,26 @@ struct lx
   ino_t skip_ino;
 };
 
+/* Hands the filled slot to the writer and takes the next one. */
 static int
 flush_out (struct lx *x)
 {
-  for (size_t done = 0; done < x->ofill;)
-    {
-      ssize_t n = write (x->out_fd, x->obuf + done, x->ofill - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return (x->write_errno = n < 0 ? errno : EIO), -1;
-      done += (size_t) n;
-    }
+  if (x->ofill > 0)
+    lo_commit (&x->out, x->ofill);
   x->ofill = 0;
+  x->obuf = lo_reserve (&x->out);
+  if (x->obuf == NULL)
+    return (x->write_errno = x->out.error), -1;
   return 0;
 }
 
-/* The bytes that go to the output: hashed (the blob digest) and buffered. */
+/* The bytes that go to the output (hashed by the writer: the digest). */
 static int
 sink (struct lx *x, const void *buf, size_t len)
 {
-  if (x->gz) /* uncompressed, the digest is the diff ID: hashed once */
-    nsfd_sha256_update (&x->blob, buf, len);
+  if (x->obuf == NULL)
+    return -1; /* the writer failed */
   x->res->out_bytes += len;
-  if (x->ofill == 0 && len >= OUT_BUF)
-    {
-      /* A whole block from libarchive: no copy. */
-      const char *saved = x->obuf;
-      int r;
-      x->obuf = (char *) buf;
-      x->ofill = len;
-      r = flush_out (x);
-      x->obuf = (char *) saved;
-      x->ofill = 0;
-      return r;
-    }
   while (len > 0)
     {
       size_t take = OUT_BUF - x->ofill < len ? OUT_BUF - x->ofill : len;
@@ -92,8 +78,9 @@ tar_write_cb (struct archive *a, void *data, const void *buf, size_t len)
 {
   struct lx *x = data;
   (void) a;
-  nsfd_sha256_update (&x->diff, buf, len);
   x->res->tar_bytes += len;
+  if (x->gz)
+    nsfd_sha256_update (&x->diff, buf, len);
   if (x->gz)
     return archive_write_data (x->gz, buf, len) == (la_ssize_t) len ? (la_ssize_t) len : -1;
   return sink (x, buf, len) < 0 ? -1 : (la_ssize_t) len;
@@ -134,9 +121,12 @@ open_gzip (struct lx *x, nsfd_error_t *err)
 }
 
 static int
-open_tar (struct lx *x, bool gzip, nsfd_error_t *err)
+open_tar (struct lx *x, int out_fd, bool gzip, nsfd_error_t *err)
 {
-  x->obuf = malloc (OUT_BUF);
+  int e = lo_start (&x->out, out_fd);
+  if (e != 0)
+    return nsfd_make_error (err, e, "starting the writer");
+  x->obuf = lo_reserve (&x->out);
   x->rbuf = malloc (READ_BUF);
   x->ent = archive_entry_new ();
   x->tar = archive_write_new ();
@@ -334,13 +324,17 @@ finish (struct lx *x, nsfd_error_t *err)
     return archive_fail (x, x->tar, "finishing the tar", NULL, err);
   if (x->gz && archive_write_close (x->gz) != ARCHIVE_OK)
     return archive_fail (x, x->gz, "finishing gzip", NULL, err);
-  if (flush_out (x) < 0)
+  if (x->ofill > 0)
+    lo_commit (&x->out, x->ofill);
+  x->ofill = 0;
+  x->write_errno = lo_finish (&x->out);
+  if (x->write_errno)
     return nsfd_make_error (err, x->write_errno, "writing the export");
-  nsfd_sha256_final_hex (&x->diff, x->res->diff_id);
+  nsfd_sha256_final_hex (&x->out.hash, x->res->digest);
   if (x->gz)
-    nsfd_sha256_final_hex (&x->blob, x->res->digest);
+    nsfd_sha256_final_hex (&x->diff, x->res->diff_id);
   else
-    memcpy (x->res->digest, x->res->diff_id, sizeof (x->res->digest));
+    memcpy (x->res->diff_id, x->res->digest, sizeof (x->res->diff_id));
   return 0;
 }
 
@@ -348,14 +342,13 @@ int
 lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, struct lt_progress *prog,
            struct lx_result *res, nsfd_error_t *err)
 {
-  struct lx x = { .out_fd = out_fd, .prog = prog, .res = res, .skip_dev = skip_dev, .skip_ino = skip_ino };
+  struct lx x = { .prog = prog, .res = res, .skip_dev = skip_dev, .skip_ino = skip_ino };
   struct nsfd_scan_ops ops = { .enter = enter_cb, .data = &x, .track_links = true };
   int r;
 
   memset (res, 0, sizeof (*res));
   nsfd_sha256_init (&x.diff);
-  nsfd_sha256_init (&x.blob);
-  r = open_tar (&x, gzip, err);
+  r = open_tar (&x, out_fd, gzip, err);
   if (r == 0)
     r = nsfd_scan (upper_fd, &ops, err);
   if (r == 0)
@@ -366,8 +359,8 @@ lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, 
     archive_write_free (x.gz);
   if (x.ent)
     archive_entry_free (x.ent);
+  (void) lo_finish (&x.out); /* after a failure: stop the writer */
   nsfd_xattrs_free (&x.xattrs);
-  free (x.obuf);
   free (x.rbuf);
   free (x.name);
   return r < 0 ? -1 : 0;

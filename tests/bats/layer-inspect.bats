@@ -207,6 +207,11 @@ lt_setup () {
 	[ "$(jq -r .diffId <<<"$g")" = "sha256:$(zcat "$T/a.tgz" | sha256sum | cut -d' ' -f1)" ]
 	[ "$(jq -r .digest <<<"$g")" = "sha256:$(sha256sum <"$T/a.tgz" | cut -d' ' -f1)" ]
 	[ "$(jq -r .mediaType <<<"$g")" = application/vnd.oci.image.layer.v1.tar+gzip ]
+	# A full disk is an error, not a short tar.
+	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" --gzip --quiet
+	run --separate-stderr bash -c '"$0" layer export "$1" >/dev/full' "$NSFD_CLI_BIN" "$T/vol"
+	[ "$status" -eq 1 ]
+	grep -q 'No space left on device' <<<"$stderr"
 	# A change shows: a different diff ID.
 	echo more >>"$L/upper/new/file"
 	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/c.tar" --json
