@@ -37,3 +37,8 @@ int nsfd_cmd_layer (int argc, char **argv);
  * (cmd-status.c, status-*.c). */
 int nsfd_cmd_doctor (int argc, char **argv);
 int nsfd_cmd_status (int argc, char **argv);
+/* The read-only layer tools (cmd-layer-{info,diff,export,check}.c). */
+int nsfd_cmd_layer_info (int argc, char **argv);
+int nsfd_cmd_layer_diff (int argc, char **argv);
+int nsfd_cmd_layer_export (int argc, char **argv);
+int nsfd_cmd_layer_check (int argc, char **argv);

@@ -11,6 +11,10 @@ static const struct
   const char *summary;
   int (*run) (int argc, char **argv);
 } layer_commands[] = {
+  { "info", "format, lower, size, counts and holder of a layer", nsfd_cmd_layer_info },
+  { "diff", "what the layer changes relative to its lower", nsfd_cmd_layer_diff },
+  { "export", "the layer as an OCI image layer tarball", nsfd_cmd_layer_export },
+  { "check", "verify a layer's structure (--repair: fix what is safe)", nsfd_cmd_layer_check },
   { NULL, NULL, NULL },
 };
 

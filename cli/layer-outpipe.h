@@ -1,0 +1,39 @@
+/* The last stage of a layer export, in its own thread: hashing the bytes
+ * that are written and writing them, while the walk reads the next files.
+ * A few fixed buffers: the producer fills one while the writer drains the
+ * others, so memory stays bounded. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sha256.h"
+
+#define LO_SLOTS 4
+#define LO_SLOT_SIZE (1 << 20)
+
+struct lo_pipe
+{
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t changed;
+  char *slot[LO_SLOTS];
+  size_t len[LO_SLOTS];
+  size_t head, tail, count;  /* committed, not yet written: tail .. tail+count-1 */
+  bool closing, started;
+  int error;                 /* errno of a failed write, 0 */
+  int fd;
+  struct nsfd_sha256 hash;   /* of everything written */
+};
+
+/* Starts the writer on fd; returns 0, or an errno. */
+int lo_start (struct lo_pipe *p, int fd);
+/* The buffer to fill next (LO_SLOT_SIZE bytes), waiting for a free one;
+ * NULL when the writer failed (p->error). */
+char *lo_reserve (struct lo_pipe *p);
+/* Hands the reserved buffer, len bytes of it, to the writer. */
+void lo_commit (struct lo_pipe *p, size_t len);
+/* Waits for everything to be written, stops the writer; the errno of a
+ * failed write or 0.  Safe after a failed lo_start. */
+int lo_finish (struct lo_pipe *p);
