@@ -33,3 +33,4 @@ int nsfd_cmd_serve (int argc, char **argv);
 int nsfd_cmd_connect (int argc, char **argv);
 /* `nsfdsuds layer ...` (cmd-layer.c dispatches to cmd-layer-*.c). */
 int nsfd_cmd_layer (int argc, char **argv);
+int nsfd_cmd_layer_import (int argc, char **argv);

@@ -11,6 +11,7 @@ static const struct
   const char *summary;
   int (*run) (int argc, char **argv);
 } layer_commands[] = {
+  { "import", "make a layer from an LXC container's delta or an overlay upper", nsfd_cmd_layer_import },
   { NULL, NULL, NULL },
 };
 

@@ -17,6 +17,7 @@
 #define META_MAX (64 * 1024)
 
 static int lock_layer (int dir_fd, nsfd_error_t *err);
+static bool valid_lower_id (const char *id);
 #define LOCK_WAIT_MS 5000
 
 void
@@ -114,6 +115,14 @@ static int
 write_meta (int dirfd, nsfd_error_t *err)
 {
   return write_meta_full (dirfd, NULL, NULL, NULL, err);
+}
+
+int
+nsfd_layer_write_meta (int layer_dir_fd, const char *lower_id, nsfd_error_t *err)
+{
+  if (lower_id && !valid_lower_id (lower_id))
+    return nsfd_make_error (err, EINVAL, "invalid lower fingerprint");
+  return write_meta_full (layer_dir_fd, NULL, lower_id, NULL, err);
 }
 
 static int
