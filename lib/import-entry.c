@@ -119,7 +119,7 @@ classify_one (struct walk *w, const struct handle *h, const struct stat *st, boo
         return nsfd_make_error (err, ENOMEM, "import");
       m->rewrite = true;
       if (!have_lower)
-        walk_refuse (w, "overlay.redirect (a renamed directory; its content is in the image): "
+        walk_refuse (w, "overlay.redirect (renamed; its content is in the image): "
                         "give --lower IMAGE to fill it in");
       return 0;
     case NSFD_XA_METACOPY:
@@ -144,6 +144,7 @@ entry_classify (struct walk *w, const struct handle *h, const struct stat *st, b
   ssize_t n;
 
   memset (m, 0, sizeof (*m));
+  w->entry_refusals = 0;
   n = h_list (w, h, w->xlist, NSFD_XATTR_BUF);
   if (n < 0 && (errno == ENOTSUP || errno == ENODATA))
     n = 0;
@@ -153,6 +154,7 @@ entry_classify (struct walk *w, const struct handle *h, const struct stat *st, b
   for (char *p = w->xlist; p < w->xlist + n; p += strlen (p) + 1)
     if (classify_one (w, h, st, have_lower, p, m, err) < 0)
       return -1;
+  w->st->refused += w->entry_refusals > 0;
   return 0;
 }
 

@@ -31,7 +31,7 @@ walk_quote (struct walk *w)
 void
 walk_refuse (struct walk *w, const char *what)
 {
-  w->st->refused++;
+  w->entry_refusals++;
   if (w->o->report)
     w->o->report (w->o->ctx, w->path, what);
 }
@@ -89,7 +89,7 @@ push (struct walk *w, enum frame_kind kind, int src_fd, int dst, const struct ti
       nsfd_closep (&src_fd);
       nsfd_closep (&dst);
       free (lower);
-      return nsfd_make_error (err, ELOOP, "the tree is deeper than %zu levels at \"%s\"; an overlay "
+      return nsfd_make_error (err, 0, "the tree is deeper than %zu levels at \"%s\"; an overlay "
                               "upper that deep cannot be imported", w->max_depth, walk_quote (w));
     }
   f = &w->frames[w->depth];
@@ -249,7 +249,7 @@ static int
 visit (struct walk *w, struct frame *f, const char *name, nsfd_error_t *err)
 {
   struct stat st;
-  cleanup_free char *lower = NULL;
+  const char *lower;
   bool done = false;
   int r;
 
@@ -273,7 +273,7 @@ visit (struct walk *w, struct frame *f, const char *name, nsfd_error_t *err)
     }
   else
     {
-      lower = f->kind == F_MERGE || f->lower == NULL ? NULL : walk_join (f->lower, name);
+      lower = f->kind == F_MERGE ? NULL : f->lower; /* the parent's place in the lower */
       r = f->kind == F_FIX ? entry_fix_nondir (w, f, name, &st, lower, err)
                            : entry_copy_nondir (w, f, name, &st, lower, err);
     }
@@ -459,7 +459,7 @@ nsfd_import_tree (enum nsfd_import_mode mode, int src_fd, int dst_parent_fd, con
   if (cwd >= 0)
     (void) fchdir (cwd); /* attributes of symlinks and devices are read by name from their directory */
   if (r == 0 && st->refused > 0)
-    return nsfd_make_error (err, EINVAL,
+    return nsfd_make_error (err, 0,
                             "%llu entr%s cannot be carried over as %s (listed above); nothing was imported",
                             st->refused, st->refused == 1 ? "y" : "ies", st->refused == 1 ? "it is" : "they are");
   return r;

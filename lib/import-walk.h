@@ -46,6 +46,7 @@ struct walk
   char *iobuf;
   unsigned char cap[24];     /* FIX with a shift: security.capability read before the chown */
   size_t cap_len;
+  unsigned entry_refusals;   /* reasons reported for the current entry */
   char q[512];               /* quoted path for messages */
 };
 
@@ -80,6 +81,7 @@ int entry_apply_xattrs (struct walk *w, const struct handle *src, const struct h
 int entry_copy_data (struct walk *w, int in, int out, const struct stat *st, nsfd_error_t *err);
 int entry_set_owner_mode (struct walk *w, const struct handle *h, const struct stat *st, nsfd_error_t *err);
 int entry_set_times (struct walk *w, const struct handle *h, const struct stat *st, nsfd_error_t *err);
+/* lower: where the entry's directory is in the lower (NULL: nowhere). */
 int entry_copy_nondir (struct walk *w, struct frame *f, const char *name, const struct stat *st,
                        const char *lower, nsfd_error_t *err);
 int entry_fix_nondir (struct walk *w, struct frame *f, const char *name, const struct stat *st,

@@ -107,8 +107,8 @@ move_upper (const struct nsfd_import_request *r, int tfd, struct nsfd_import_sta
   if (fstat (r->src_fd, &a) < 0 || fstat (tfd, &b) < 0)
     return nsfd_make_error (err, errno, "stat");
   if (a.st_dev != b.st_dev)
-    return nsfd_make_error (err, EXDEV, "--move renames, so the upper must be on the volume's filesystem; "
-                            "import without --move to copy it");
+    return nsfd_make_error (err, EXDEV, "--move renames, so the upper must be on the same filesystem as the "
+                            "volume; import without --move to copy it");
   if (renameat (r->src_parent_fd, r->src_name, tfd, NSFD_LAYER_UPPER) < 0)
     return nsfd_make_error (err, errno, "moving the upper into the new layer");
   ufd = openat (tfd, NSFD_LAYER_UPPER, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
