@@ -510,9 +510,14 @@ nsfd_import_rm_tree (int parent_fd, const char *name, nsfd_error_t *err)
         continue;
       if (unlinkat (dirfd (f->d), de->d_name, 0) == 0 || errno == ENOENT)
         continue;
-      if ((errno != EISDIR && errno != EPERM) || depth == cap)
+      if (errno != EISDIR && errno != EPERM)
         {
           r = nsfd_make_error (err, errno, "removing \"%s\"", de->d_name);
+          break;
+        }
+      if (depth == cap)
+        {
+          r = nsfd_make_error (err, 0, "\"%s\" is more than %zu levels deep; remove it by hand", name, cap);
           break;
         }
       fd = openat (dirfd (f->d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

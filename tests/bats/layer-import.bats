@@ -7,6 +7,11 @@ load ../lib/hook
 load ../lib/wrapper
 load ../lib/lxc
 
+setup () {
+	command -v getfattr >/dev/null && command -v setfattr >/dev/null || skip "needs getfattr/setfattr (attr)"
+	command -v python3 >/dev/null || skip "needs python3"
+}
+
 teardown () {
 	nsfd_lxc_teardown
 	nsfd_hook_teardown
