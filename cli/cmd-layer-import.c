@@ -20,6 +20,7 @@
 #include "layer-import.h"
 #include "layer.h"
 #include "lxc-config.h"
+#include "upper-inuse.h"
 
 #define MAX_REPORTED 100
 
@@ -237,6 +238,8 @@ open_sources (const struct import_opts *o, const struct nsfd_layer_arg *la, stru
 {
   const char *up = o->upper, *low = o->lower;
   char tmp[PATH_MAX];
+  pid_t pid = 0;
+  int in_use;
 
   if (o->from_lxc)
     {
@@ -251,6 +254,12 @@ open_sources (const struct import_opts *o, const struct nsfd_layer_arg *la, stru
     return nsfd_make_error (err, errno, "the lower \"%s\"", low);
   if (inside (la->volume_path, s->upper) || inside (s->upper, la->layer_path))
     return nsfd_make_error (err, EINVAL, "the upper \"%s\" and the layer \"%s\" overlap", s->upper, la->layer_path);
+  if ((in_use = nsfd_upper_in_use (s->upper, &pid, err)) != 0)
+    return in_use < 0 ? -1
+                      : nsfd_make_error (err, EBUSY,
+                                         "\"%s\" is the upper of a mounted overlay (in the mount namespace of "
+                                         "pid %d): stop that container first (lxc-stop)",
+                                         s->upper, (int) pid);
   if ((s->upper_fd = open (s->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return nsfd_make_error (err, errno, "opening the upper \"%s\"", s->upper);
   if (low && (s->lower_fd = open (s->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -35,6 +35,11 @@ lxc_scenario () {
 	grep -q "^lxc.rootfs.path = overlay:$LXC_BASE:$LXC_DIR/overlay/delta\$" "$LXC_DIR/config"
 	nsfd_lxc_start snap
 	nsfd_lxc_make_changes snap
+	# A running container's delta is refused: it keeps changing under the copy.
+	nsfd_import --from-lxc "$LXC_DIR" "$(nsfd_tmpdir vol-running)"
+	[ "$status" -eq 1 ]
+	[[ $output == *"is the upper of a mounted overlay"*"stop that container first"* ]]
+	[ ! -e "$(nsfd_tmpdir vol-running)/.nsfdsuds/default" ]
 	nsfd_lxc_stop snap
 	nsfd_lxc_view snap "$(nsfd_tmpdir lxc-view)"
 	LXC_VIEW=$(nsfd_view_listing "$(nsfd_tmpdir lxc-view)")
