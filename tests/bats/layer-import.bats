@@ -277,6 +277,15 @@ make_lower () {
 	mount_layer "$layer" "$t/lower" "$t/new"
 	after=$(nsfd_view_listing "$t/new")
 	diff <(echo "$before") <(echo "$after")
+
+	# The same with --move: filled in where it lies.
+	cp -a --preserve=all "$t/upper" "$t/upper2"
+	getfattr -h -n trusted.overlay.redirect "$t/upper2/usr/share/docs"
+	nsfd_import --upper "$t/upper2" --lower "$t/lower" --move --name moved "$vol"
+	[ "$status" -eq 0 ]
+	[ ! -e "$t/upper2" ]
+	mount_layer "$vol/.nsfdsuds/moved" "$t/lower" "$t/new2"
+	diff <(echo "$before") <(nsfd_view_listing "$t/new2")
 }
 
 @test "--shift maps owners, group owners and ACL entries like an idmap; other ids stay" {
