@@ -31,8 +31,10 @@ nsfd_cli_usage (FILE *out, const char *prog)
            "  %s doctor [--json] [--config FILE] [--runtime PATH]...   (--help for all options)\n"
            "      Check whether this node can run persistent roots, and which way in works.\n"
            "  %s status [--json] [--config FILE] [LAYER]\n"
-           "      The containers using a persistent layer on this node.\n",
-           prog, prog);
+           "      The containers using a persistent layer on this node.\n"
+           "  %s layer import|info|diff|export|check ... LAYER   (`layer --help`)\n"
+           "      Bring a layer in (an LXC container's delta), look at it, export it, check it.\n",
+           prog, prog, prog);
 #endif
 }
 

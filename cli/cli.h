@@ -42,3 +42,4 @@ int nsfd_cmd_layer_info (int argc, char **argv);
 int nsfd_cmd_layer_diff (int argc, char **argv);
 int nsfd_cmd_layer_export (int argc, char **argv);
 int nsfd_cmd_layer_check (int argc, char **argv);
+int nsfd_cmd_layer_import (int argc, char **argv);

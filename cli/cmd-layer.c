@@ -11,6 +11,7 @@ static const struct
   const char *summary;
   int (*run) (int argc, char **argv);
 } layer_commands[] = {
+  { "import", "make a layer from an LXC container's delta or an overlay upper", nsfd_cmd_layer_import },
   { "info", "format, lower, size, counts and holder of a layer", nsfd_cmd_layer_info },
   { "diff", "what the layer changes relative to its lower", nsfd_cmd_layer_diff },
   { "export", "the layer as an OCI image layer tarball", nsfd_cmd_layer_export },

@@ -19,6 +19,7 @@
 #define META_MAX (64 * 1024)
 
 static int lock_layer (int dir_fd, nsfd_error_t *err);
+static bool valid_lower_id (const char *id);
 #define LOCK_WAIT_MS 5000
 
 void
@@ -107,6 +108,14 @@ dup_member (const struct nsfd_json *obj, const char *name)
 {
   const struct nsfd_json *v = nsfd_json_get (obj, name, NSFD_JSON_STRING);
   return v ? strdup (v->text) : NULL;
+}
+
+int
+nsfd_layer_write_meta (int layer_dir_fd, const char *lower_id, nsfd_error_t *err)
+{
+  if (lower_id && !valid_lower_id (lower_id))
+    return nsfd_make_error (err, EINVAL, "invalid lower fingerprint");
+  return write_meta_full (layer_dir_fd, NULL, lower_id, NULL, err);
 }
 
 static int

@@ -72,6 +72,11 @@ int nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t
 int nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse, bool accept,
                             bool scheme1_matches, nsfd_error_t *err);
 
+/* Writes a new layer.json (format 1, created now, lowerId when lower_id is
+ * not NULL) into the layer directory layer_dir_fd: what a layer built by
+ * hand (nsfdsuds layer import) records. */
+int nsfd_layer_write_meta (int layer_dir_fd, const char *lower_id, nsfd_error_t *err);
+
 /* The record of the container using a layer (holder.json). */
 struct nsfd_holder
 {

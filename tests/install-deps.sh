@@ -5,7 +5,8 @@ set -euo pipefail
 
 BUILD_DEPS=(cmake gcc pkg-config libyajl-dev libmount-dev libarchive-dev make)
 TEST_DEPS=(bats runc crun podman containerd busybox-static jq python3 python3-grpcio python3-grpc-tools
-           debootstrap uidmap iproute2 valgrind clang libclang-rt-14-dev file catatonit lxc umoci skopeo bindfs)
+           debootstrap uidmap iproute2 valgrind clang libclang-rt-14-dev file catatonit lxc umoci skopeo bindfs
+           attr acl)
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: must run as root" >&2; exit 1; }
 
