@@ -5,8 +5,11 @@
 #   tests/sid/make-tree.sh [--force] [DIR]
 #
 # DIR defaults to $NSFD_SID_TREE or /var/cache/nsfdsuds-test/sid. A tree is reused when
-# its stamp file exists and lists the same packages; it is built in DIR.partial and only
+# its stamp file exists and lists every package wanted (it may list more: a tree shared by
+# checkouts of different versions holds the union); it is built in DIR.partial and only
 # renamed to DIR once complete, so an interrupted build is never mistaken for a tree.
+# Changes to the tree take DIR.lock exclusively; run-sid-suite.sh holds it shared while a
+# suite runs in the tree, so a tree in use is never updated or rebuilt under it.
 # Prints the tree's path on the last line of stdout.
 set -euo pipefail
 
@@ -14,7 +17,7 @@ MIRROR=${NSFD_SID_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(runc crun containerd podman cmake gcc libc6-dev pkg-config libyajl-dev
           libmount-dev busybox-static bats make python3 jq iproute2 util-linux mount
           procps uidmap file catatonit libarchive-dev criu golang-github-kubernetes-cri-api-dev
-          python3-grpcio python3-grpc-tools attr acl)
+          python3-grpcio python3-grpc-tools attr acl umoci)
 STAMP=.nsfd-tree-stamp
 
 force=0
@@ -28,12 +31,35 @@ die () { log "error: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "must run as root"
 command -v debootstrap >/dev/null || die "debootstrap is not installed (tests/install-deps.sh)"
 
-want="packages: ${PACKAGES[*]}"
-if [[ $force == 0 && -f $dir/$STAMP ]] && grep -qxF "$want" "$dir/$STAMP"; then
-	log "reusing $dir ($(grep -E '^(runc|crun)' "$dir/$STAMP" | tr '\n' ' '))"
-	echo "$dir"
-	exit 0
+# has_all STAMP: the stamp's package list holds every package wanted.
+has_all () {
+	local have p
+	have=" $(sed -n 's/^packages: //p' "$1" 2>/dev/null) "
+	for p in "${PACKAGES[@]}"; do
+		[[ $have == *" $p "* ]] || return 1
+	done
+}
+
+reuse () {
+	if [[ $force == 0 && -f $dir/$STAMP ]] && has_all "$dir/$STAMP"; then
+		log "reusing $dir ($(grep -E '^(runc|crun)' "$dir/$STAMP" | tr '\n' ' '))"
+		echo "$dir"
+		exit 0
+	fi
+}
+reuse
+mkdir -p "$(dirname "$dir")"
+exec {lock_fd}<>"$dir.lock"
+log "waiting for other users of $dir to finish (lock $dir.lock)"
+flock -x "$lock_fd"
+reuse # someone else may have done it meanwhile
+# The union, so that a checkout wanting fewer packages does not undo another's.
+if [[ -f $dir/$STAMP ]]; then
+	for p in $(sed -n 's/^packages: //p' "$dir/$STAMP"); do
+		[[ " ${PACKAGES[*]} " == *" $p "* ]] || PACKAGES+=("$p")
+	done
 fi
+want="packages: ${PACKAGES[*]}"
 
 # install_packages TREE LOG: the package list into TREE, with services kept from starting.
 install_packages () {

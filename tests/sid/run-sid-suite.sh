@@ -27,6 +27,9 @@ done
 
 if ((inside == 0)); then
 	tree=$("$repo/tests/sid/make-tree.sh" "$tree" | tail -n1)
+	# Held shared for the whole run: make-tree.sh does not change a tree in use.
+	exec {lock_fd}<>"$tree.lock"
+	flock -s "$lock_fd"
 	args=(--inside)
 	((asan)) && args+=(--asan)
 	exec "$repo/tests/sid/enter.sh" "$tree" -- /bin/bash "$repo/tests/sid/run-sid-suite.sh" "${args[@]}" "$@"
