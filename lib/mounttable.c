@@ -200,13 +200,19 @@ entry_from_raw (const struct raw *r, struct nsfd_mount_entry *e)
   return 0;
 }
 
+/* Grows by doubling (capacity 16, then the next power of two), so a table
+ * of N mounts costs O(N) copying, not O(N^2). */
 static int
 list_push (struct nsfd_mount_list *l, const struct raw *r)
 {
-  struct nsfd_mount_entry *n = realloc (l->items, (l->len + 1) * sizeof (*n));
-  if (n == NULL)
-    return -ENOMEM;
-  l->items = n;
+  if (l->len == 0 || (l->len >= 16 && (l->len & (l->len - 1)) == 0))
+    {
+      size_t cap = l->len == 0 ? 16 : l->len * 2;
+      struct nsfd_mount_entry *n = realloc (l->items, cap * sizeof (*n));
+      if (n == NULL)
+        return -ENOMEM;
+      l->items = n;
+    }
   if (entry_from_raw (r, &l->items[l->len]) < 0)
     return -ENOMEM;
   l->len++;
