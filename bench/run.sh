@@ -1,29 +1,37 @@
 #!/bin/bash
 # bench/run.sh: what nsfdsuds-hook and nsfdsuds-runtime add to a container start.
 #
-#   bench/run.sh [--smoke] [--rounds N] [--build DIR] [--keep]
+#   bench/run.sh [--smoke] [--rounds N] [--build DIR] [--compare DIR] [--podman|--no-podman] [--keep]
 #
 # Needs root, a build (default $NSFD_BUILD_DIR or ./build), runc, crun, jq, busybox
-# and a C compiler (for bench/rusage-exec.c). Nothing else: times come from bash's
-# $EPOCHREALTIME. Every comparison is measured alternately in one run (A B A B ...,
-# N rounds); the table gives medians, the ratio of the medians, and the median of
-# the per-round ratios. See docs/performance.md for what each figure means.
+# and a C compiler (for bench/rusage-exec.c); podman for the native alternatives.
+# Nothing else: times come from bash's $EPOCHREALTIME. Every comparison is measured
+# alternately in one run (A B A B ..., N rounds); the table gives medians, the ratio
+# of the medians, and the median of the per-round ratios. See docs/performance.md.
 #
-# --smoke: 1-2 rounds of everything with tiny sizes (CI: it must keep working).
-# --keep:  keep the work directory (its path is printed).
+# --smoke:       1-2 rounds of everything with tiny sizes (CI: it must keep working).
+# --compare DIR: a second build (e.g. of the previous commit); its hook and wrapper
+#                run the same start-cost rows in the same rounds, side by side.
+# --podman:      podman's own alternatives (--rootfs DIR:O, an :O,upperdir= volume)
+#                against our hook under podman (default: on when podman is installed,
+#                off with --smoke); --no-podman leaves them out.
+# --keep:        keep the work directory (its path is printed).
 set -u
 shopt -s extglob
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-SMOKE=0 KEEP=0 ROUNDS='' BUILD=${NSFD_BUILD_DIR:-$REPO/build}
+SMOKE=0 KEEP=0 ROUNDS='' BUILD=${NSFD_BUILD_DIR:-$REPO/build} BUILD2='' PODMAN=''
 while (($#)); do
 	case $1 in
 	--smoke) SMOKE=1; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
+	--compare) BUILD2=$2; shift 2 ;;
+	--podman) PODMAN=1; shift ;;
+	--no-podman) PODMAN=0; shift ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -34,6 +42,20 @@ for b in "$HOOK" "$WRAPPER"; do
 	[[ -x $b ]] || { echo "bench/run.sh: not built: $b" >&2; exit 2; }
 done
 [[ $(id -u) == 0 ]] || { echo "bench/run.sh: needs root" >&2; exit 2; }
+if [[ -n $BUILD2 ]]; then
+	BUILD2=$(cd "$BUILD2" && pwd) || exit 2
+	HOOK2=$BUILD2/hook/nsfdsuds-hook
+	# Before the wrapper moved to runtime/, it was built in hook/.
+	WRAPPER2=$BUILD2/runtime/nsfdsuds-runtime
+	[[ -x $WRAPPER2 ]] || WRAPPER2=$BUILD2/hook/nsfdsuds-runtime
+	for b in "$HOOK2" "$WRAPPER2"; do
+		[[ -x $b ]] || { echo "bench/run.sh: not built: $b" >&2; exit 2; }
+	done
+fi
+if [[ -z $PODMAN ]]; then
+	PODMAN=$((!SMOKE))
+	command -v podman >/dev/null || PODMAN=0
+fi
 
 if ((SMOKE)); then
 	R1=${ROUNDS:-2} R2=${ROUNDS:-1} SCALE=(2 5) CONC=3 RC=1 EXECS=20
@@ -54,6 +76,11 @@ RUNC_BIN=$(command -v runc)
 
 cleanup () {
 	local id rt
+	if [[ -n ${PMS:-} ]]; then
+		pm rm --all --force --time 0 >/dev/null 2>&1 || true
+		_nsfd_kill_procs_under "$PMS" 2>/dev/null || true
+		_nsfd_kill_procs_under "$WORK/podman" 2>/dev/null || true
+	fi
 	for rt in "$RUNC" "$CRUN"; do
 		for id in $($rt list -q 2>/dev/null | grep "^$IDP-"); do
 			timeout 20 $rt delete --force "$id" >/dev/null 2>&1 || true
@@ -70,6 +97,12 @@ cleanup () {
 		rm -rf --one-file-system "$WORK"
 	else
 		echo "bench/run.sh: not removing $WORK, still mounted below" >&2
+	fi
+	if [[ -n ${PMS:-} && -d $PMS ]]; then
+		for p in $(nsfd_mounts_under "$PMS" | awk -F/ '{ print NF "\t" $0 }' | sort -rn | cut -f2-); do
+			umount -l "$p" 2>/dev/null || true
+		done
+		[[ -z $(nsfd_mounts_under "$PMS") ]] && rm -rf --one-file-system "$PMS"
 	fi
 }
 trap cleanup EXIT
@@ -142,6 +175,7 @@ timed () {
 runc_run () { newid; "$RUNC" run --bundle "$WORK/b/$1" "$ID"; }
 crun_run () { newid; $CRUN run --bundle "$WORK/b/$1" "$ID"; }
 wrap_run () { newid; "$WRAPPER" run --bundle "$WORK/b/$1" "$ID"; }
+wrap2_run () { newid; "$WRAPPER2" run --bundle "$WORK/b/$1" "$ID"; }
 
 # rounds N VARIANT=CMD...: N rounds, each running every variant once in the given
 # order, the order rotated every round so no variant always follows the same one.
@@ -217,6 +251,19 @@ mkbundle active --mount "$V1:/data" "${ACT[@]}" "${HOOKS[@]}"
 mkbundle cactive --mount "$V2:/data" "${ACT[@]}" "${HOOKS[@]}"
 mkbundle wactive --mount "$V3:/data" "${ACT[@]}"
 mkbundle origin --mount "$V1:/data" --hook createContainer "$BENCH_DIR/origin-hook.sh" "$WORK/vols/origin-layer"
+EXTRA_RUNC=() EXTRA_CRUN=()
+if [[ -n $BUILD2 ]]; then
+	HOOKS2=(--hook createRuntime "$HOOK2" --config "$CFG" createRuntime
+		--hook createContainer "$HOOK2" --config "$CFG" createContainer
+		--hook poststop "$HOOK2" --config "$CFG" poststop)
+	mkbundle idle2 "${HOOKS2[@]}"
+	mkbundle active2 --mount "$(vol v1b):/data" "${ACT[@]}" "${HOOKS2[@]}"
+	mkbundle cactive2 --mount "$(vol v2b):/data" "${ACT[@]}" "${HOOKS2[@]}"
+	mkbundle wactive2 --mount "$(vol v3b):/data" "${ACT[@]}"
+	EXTRA_RUNC=(runc.idle2="runc_run idle2" runc.active2="runc_run active2"
+		wrap.idle2="wrap2_run plain" wrap.active2="wrap2_run wactive2")
+	EXTRA_CRUN=(crun.idle2="crun_run idle2" crun.active2="crun_run cactive2")
+fi
 
 LABEL=([runc.plain]="runc: plain"
 	[runc.vol]="runc: plain + volume bind"
@@ -230,14 +277,20 @@ LABEL=([runc.plain]="runc: plain"
 	[crun.idle]="crun: our hook, not annotated"
 	[crun.active]="crun: our hook, active"
 	[wrap.idle]="runc via nsfdsuds-runtime, not activated"
-	[wrap.active]="runc via nsfdsuds-runtime, active")
+	[wrap.active]="runc via nsfdsuds-runtime, active"
+	[runc.idle2]="compared build: runc, hook not annotated"
+	[runc.active2]="compared build: runc, hook active"
+	[crun.idle2]="compared build: crun, hook not annotated"
+	[crun.active2]="compared build: crun, hook active"
+	[wrap.idle2]="compared build: wrapper, not activated"
+	[wrap.active2]="compared build: wrapper, active")
 
 echo "1. start cost: $R1 rounds..." >&2
 rounds "$R1" runc.plain="runc_run plain" runc.vol="runc_run vol" runc.true="runc_run truehook" \
 	runc.idle="runc_run idle" runc.active="runc_run active" runc.origin="runc_run origin" \
-	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive"
+	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive" "${EXTRA_RUNC[@]}"
 rounds "$R1" crun.plain="crun_run plain" crun.vol="crun_run vol" crun.true="crun_run truehook" \
-	crun.idle="crun_run idle" crun.active="crun_run cactive"
+	crun.idle="crun_run idle" crun.active="crun_run cactive" "${EXTRA_CRUN[@]}"
 
 header "1. Start cost: \`run\` of a busybox \`true\` container to its deletion ($R1 rounds)"
 row runc.plain
@@ -255,6 +308,21 @@ row crun.active crun.vol
 row wrap.idle runc.plain
 row wrap.active runc.vol
 row wrap.active runc.active
+if [[ -n $BUILD2 ]]; then
+	header "1b. This build against the build in $BUILD2 (same rounds)"
+	row runc.idle2 runc.true
+	row runc.idle runc.idle2
+	row runc.active2 runc.vol
+	row runc.active runc.active2
+	row crun.idle2 crun.true
+	row crun.idle crun.idle2
+	row crun.active2 crun.vol
+	row crun.active crun.active2
+	row wrap.idle2 runc.plain
+	row wrap.idle wrap.idle2
+	row wrap.active2 runc.vol
+	row wrap.active wrap.active2
+fi
 
 # The hook's exec cost alone: EXECS execs of the idle hook (state on stdin, not
 # annotated) against /bin/true, in alternating blocks of 10.
@@ -281,6 +349,13 @@ mkdir -p "$WORK/floor"
 	echo "bench/run.sh: overlay-floor failed" >&2
 FM=$(median $(awk '{ print $1 }' "$WORK/floor.txt")) FU=$(median $(awk '{ print $2 }' "$WORK/floor.txt"))
 printf 'kernel floor of an active start (overlay mount + unmount, no nsfdsuds code): %s + %s ms\n' "$(ms "$FM")" "$(ms "$FU")"
+# The same with a volatile overlay (no sync of the upper filesystem at unmount): what
+# giving up durability would save.  On a scratch layer: volatile marks its work dir.
+mkdir -p "$WORK/floorv/upper" "$WORK/floorv/work"
+"$WORK/overlay-floor" "$WORK/b/active/rootfs" "$WORK/floorv/upper" "$WORK/floorv/work" "$WORK/floor" $((SMOKE ? 2 : R1)) volatile \
+	>"$WORK/floorv.txt" || echo "bench/run.sh: overlay-floor volatile failed" >&2
+printf 'the same overlay mounted volatile (no sync at unmount, not durable): %s + %s ms\n' \
+	"$(ms "$(median $(awk '{ print $1 }' "$WORK/floorv.txt"))")" "$(ms "$(median $(awk '{ print $2 }' "$WORK/floorv.txt"))")"
 printf 'runc active - plain+volume (median of per-round differences): %s ms\n' "$(ms "$(
 	a=(${T[runc.active]}) p=(${T[runc.vol]}) d=()
 	for ((i = 0; i < ${#a[@]}; i++)); do [[ ${a[i]} == NA || ${p[i]} == NA ]] || d+=($((a[i] - p[i]))); done
@@ -318,7 +393,7 @@ for n in "${SCALE[@]}"; do
 	done
 	((${#d[@]})) && fit+="$n $(median "${d[@]}")"$'\n'
 done
-printf '%s' "$fit" | awk '
+FIT_OUT=$(printf '%s' "$fit" | awk '
 	{ n[NR] = $1; m[NR] = $2; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
 	END {
 		N = NR
@@ -330,7 +405,9 @@ printf '%s' "$fit" | awk '
 		printf "  linear fit: %.1f us per extra mount, intercept %.2f ms\n", b, a / 1000
 		for (i = 2; i <= N; i++)
 			printf "  slope N=%d..%d: %.1f us per mount\n", n[i - 1], n[i], (m[i] - m[i - 1]) / (n[i] - n[i - 1])
-	}'
+	}')
+printf '%s\n' "$FIT_OUT"
+SLOPE=$(sed -n 's/^  linear fit: \(-\{0,1\}[0-9.]*\) us per extra mount.*/\1/p' <<<"$FIT_OUT")
 
 # --- 3. concurrency ----------------------------------------------------------------
 
@@ -429,6 +506,80 @@ while IFS= read -r f; do
 	printf '%-40s %10s %10s\n' "${f#"$PREFIX"/}" "$(stat -c %s "$f")" "$(stat -c %s "$WORK/stripped.tmp")"
 done < <(find "$PREFIX" -type f -perm -u+x | sort)
 printf 'shared libraries the hook loads: %s\n' "$(ldd "$HOOK" | awk '$3 ~ /^\// { printf "%s ", $1 }')"
+
+# --- 5. podman: the native alternatives ---------------------------------------------
+
+if ((PODMAN)); then
+	echo "5. podman: $R1 rounds..." >&2
+	source "$REPO/tests/lib/engines.bash" || exit 2
+	PMD=$WORK/podman
+	mkdir -p "$PMD"/{storage,hooks.d}
+	# conmon's socket paths must stay under 108 bytes: runroot and tmpdir short, in /tmp.
+	PMS=$(mktemp -d /tmp/nsfdpm.XXXXXX)
+	mkdir -p "$PMS"/{runroot,tmp}
+	cat >"$PMD/containers.conf" <<-EOF
+	[containers]
+	default_ulimits = []
+	[engine]
+	cgroup_manager = "cgroupfs"
+	events_logger = "file"
+	events_logfile_path = "$PMD/events.log"
+	EOF
+	cat >"$PMD/storage.conf" <<-EOF
+	[storage]
+	driver = "vfs"
+	runroot = "$PMS/runroot"
+	graphroot = "$PMD/storage"
+	EOF
+	pm () {
+		CONTAINERS_CONF=$PMD/containers.conf CONTAINERS_STORAGE_CONF=$PMD/storage.conf \
+			podman --tmpdir "$PMS/tmp" --hooks-dir "$PMD/hooks.d" --runtime "$RUNC_BIN" "$@"
+	}
+	# The shipped hooks.d files (only annotated containers get the hook), pointed at
+	# this build and the benchmark's config.
+	NSFD_HOOK_BIN=$HOOK nsfd_engine_hooksd "$BUILD/config/hooks.d" "$PMD/hooks.d" "$CFG" || exit 2
+	pm import "$(nsfd_busybox_tar)" nsfd-bench-busybox >/dev/null 2>&1 || { echo "bench/run.sh: podman import failed" >&2; exit 1; }
+	P5=$(vol p5) P6=$(vol p6) P7=$(vol p7)
+	mkdir -p "$P7/upper" "$P7/work" "$WORK/pmlower"
+	PMRUN=(run --rm --network none)
+	IMG=nsfd-bench-busybox
+	LABEL[pm.vol]="podman: plain + volume bind"
+	LABEL[pm.active]="podman: our hook, active"
+	LABEL[pm.rootfs]="podman: --rootfs DIR:O (volatile root)"
+	LABEL[pm.ovlvol]="podman: -v DIR:/data:O,upperdir=,workdir="
+	rounds "$R1" pm.vol="pm ${PMRUN[*]} -v $P5:/data $IMG true" \
+		pm.active="pm ${PMRUN[*]} --annotation nsfdsuds.io/persist=/data -v $P6:/data $IMG true" \
+		pm.rootfs="pm ${PMRUN[*]} --rootfs $WORK/b/plain/rootfs:O true" \
+		pm.ovlvol="pm ${PMRUN[*]} -v $WORK/pmlower:/data:O,upperdir=$P7/upper,workdir=$P7/work $IMG true"
+	header "5. podman $(podman --version | awk '{ print $3 }') --runtime runc: the native alternatives ($R1 rounds)"
+	row pm.vol
+	row pm.active pm.vol
+	row pm.rootfs pm.vol
+	row pm.ovlvol pm.vol
+	row pm.active pm.rootfs
+	row pm.active pm.ovlvol
+	echo "(--rootfs DIR:O: a throw-away upper, nothing persists; :O,upperdir=: a persistent overlay of one directory, not of the root)"
+fi
+
+# --- targets -----------------------------------------------------------------------
+
+# target NAME FIGURE LIMIT: one line, "met" when FIGURE <= LIMIT.
+target () {
+	awk -v n="$1" -v x="$2" -v l="$3" 'BEGIN {
+		if (x == "NA" || x == "") { printf "%-58s %8s  limit %-7s %s\n", n, "NA", l, "not measured"; exit }
+		printf "%-58s %8.3f  limit %-7s %s\n", n, x, l, (x + 0 <= l + 0) ? "met" : "NOT MET" }'
+}
+printf '\nTargets (paired medians of this run)\n'
+target "runc hook mode: active / plain + volume (the headline)" "$(paired runc.active runc.vol)" 1.15
+target "crun hook mode: active / plain + volume" "$(paired crun.active crun.vol)" 1.25
+target "wrapper: active / plain + volume" "$(paired wrap.active runc.vol)" 1.05
+target "wrapper: not activated / plain" "$(paired wrap.idle runc.plain)" 1.02
+target "idle hook start / /bin/true hook start (runc)" "$(paired runc.idle runc.true)" 1.02
+target "idle hook exec / /bin/true exec" "$(paired x.idle x.true)" 1.02
+target "per extra mount, linear fit, us" "${SLOPE:-NA}" 15
+target "$CONC active at once / $CONC plain (wall)" "$(paired c.active c.plain)" 1.15
+target "peak RSS of our processes, MiB (max)" "$(awk '$1 != "t" { if ($4 > m) m = $4 } END { printf "%.3f", m / 1024 }' "$RSS")" 2
+printf 'active bursts with a failed container: %s of %s (target: none)\n' "$nfail" "$RC"
 
 echo
 if ((FAILS)); then

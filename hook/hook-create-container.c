@@ -34,6 +34,7 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
   if (sock < 0)
     return nsfd_error_wrap (err, "no mounter is waiting for this container (is nsfdsuds-hook also "
                             "registered at createRuntime, and did it succeed?)");
+  nsfd_log_step (id, "agent: connected");
   if (nsfd_ns_open_self (all, &out.ns, err) < 0)
     return nsfd_error_wrap (err, "opening this container's namespaces");
   out.type = NSFD_HS_FDS;
@@ -43,6 +44,7 @@ hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err)
   if (r < 0)
     return nsfd_error_wrap (err, "sending the container's namespaces to the mounter");
   NSFD_FAULT ("agent-after-send");
+  nsfd_log_step (id, "agent: namespaces sent");
   /* The mounter bounds its own work by the same timeout; allow for both. */
   if (nsfd_hs_recv (sock, ctx->session.cfg.handshake_timeout_ms * 2 + 1000, &in, err) < 0)
     return nsfd_error_wrap (err, "waiting for the mounter's answer");

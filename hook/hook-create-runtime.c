@@ -91,13 +91,18 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
                             "(where the runtime reports the container's host pid)");
   if (nsfd_session_resolve (s, ctx->state.bundle, err) < 0)
     return -1;
+  nsfd_log_step (ctx->state.id, "plan");
   /* The pidfd pins the container's init: the namespaces we are later handed
    * are checked against it, never looked up by a pid that may be reused. */
   pidfd = (int) syscall (SYS_pidfd_open, ctx->state.pid, 0);
   if (pidfd < 0)
     return nsfd_make_error (err, errno, "pidfd_open of the container's init (pid %d)", (int) ctx->state.pid);
-  if (nsfd_session_open_layer (s, err) < 0 || nsfd_session_acquire (s, ctx->state.pid, err) < 0)
+  if (nsfd_session_open_layer (s, err) < 0)
     return -1;
+  nsfd_log_step (ctx->state.id, "layer opened, fingerprint checked");
+  if (nsfd_session_acquire (s, ctx->state.pid, err) < 0)
+    return -1;
+  nsfd_log_step (ctx->state.id, "layer acquired");
   NSFD_FAULT ("runtime-after-acquire");
 
   idfd = nsfd_session_rundir_create (s, err);
@@ -107,9 +112,11 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
   listen_fd = listen_socket (ctx, err);
   if (listen_fd < 0)
     goto fail;
+  nsfd_log_step (ctx->state.id, "runtime directory and socket");
   child = start_mounter (ctx, &listen_fd, &pidfd, err);
   if (child < 0)
     goto fail;
+  nsfd_log_step (ctx->state.id, "mounter ready");
   NSFD_FAULT ("runtime-after-fork");
 
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", s->plan.layer.path);

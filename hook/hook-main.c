@@ -131,6 +131,7 @@ main (int argc, char **argv)
       return 0;
     }
   r = ours (&ctx, (enum stage) stage, config_path, &err);
+  nsfd_log_step (ctx.state.id, "config and activation");
   if (r == -1)
     nsfd_log (NSFD_LOG_ERROR, ctx.state.id, "%s: %s", ctx.stage, nsfd_error_text (err));
   else if (r == 1 && stages[stage].run (&ctx, &err) < 0)
@@ -140,6 +141,7 @@ main (int argc, char **argv)
       r = -1;
     }
   ret = r < 0 ? 1 : 0;
+  nsfd_log_step (ctx.state.id, ctx.stage);
   nsfd_session_free (&ctx.session);
   nsfd_oci_state_free (&ctx.state);
   return ret;

@@ -141,6 +141,7 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
       return 1;
     }
 
+  nsfd_log_step (ctx->state.id, "mounter: peer and namespaces checked");
   if (nsfd_runtime_pivots_preopened_root (cred.pid, plan->rootfs, what, sizeof (what)))
     {
       nsfd_make_error (&err, ENOTSUP,
@@ -153,6 +154,7 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
   else
     r = hook_worker_assemble (ctx, m.ns.fd[NSFD_NS_MNT], &err);
   nsfd_hs_msg_free (&m);
+  nsfd_log_step (ctx->state.id, "mounter: worker done");
   if (r < 0)
     {
       nsfd_log (NSFD_LOG_ERROR, ctx->state.id, "persistent root not set up: %s", nsfd_error_text (err));
@@ -162,6 +164,7 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
   nsfd_log (NSFD_LOG_INFO, ctx->state.id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
   NSFD_FAULT ("worker-before-reply");
   reply (sock, 0, "ok");
+  nsfd_log_step (ctx->state.id, "mounter: answered");
   return 0;
 }
 
@@ -182,7 +185,9 @@ detach (int ready_fd)
       dup2 (devnull, 2);
       close (devnull);
     }
-  nsfd_log_set_sinks (NSFD_LOG_SINK_SYSLOG);
+  /* At debug level the lines also go to stderr, /dev/null now, where a
+   * tracer (strace -e trace=write) still sees the step timings. */
+  nsfd_log_set_sinks (NSFD_LOG_SINK_SYSLOG | (nsfd_log_get_level () >= NSFD_LOG_DEBUG ? NSFD_LOG_SINK_STDERR : 0));
   sigemptyset (&sa.sa_mask);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
@@ -256,6 +261,7 @@ hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd, int ready_fd)
       sock = nsfd_hs_accept (listen_fd, 1000, &err);
       if (sock < 0)
         continue;
+      nsfd_log_step (ctx->state.id, "mounter: accepted");
       r = serve_one (ctx, sock, pidfd);
       close_peer (sock);
       if (r <= 0)

@@ -7,7 +7,7 @@
 
 #include "fault.h"
 #include "hook.h"
-#include "mounttable.h"
+#include "log.h"
 #include "overlay.h"
 #include "rundir.h"
 #include "subprocess.h"
@@ -30,9 +30,7 @@ assemble_in_namespace (void *arg, nsfd_error_t *err)
    * them); a base volume may lack them. */
   if (nsfd_session_overlay_spec (s, w->staging, s->plan.lower_path ? w->stubs : NULL, &spec, err) < 0)
     return -1;
-  /* Load what the assembly needs while our root is still the host's. */
-  if (nsfd_mounttable_load (err) < 0)
-    return -1;
+  nsfd_log_step (s->id, "worker: started");
   if (setns (w->mnt_fd, CLONE_NEWNS) < 0)
     return nsfd_make_error (err, errno, "entering the container's mount namespace");
   NSFD_FAULT ("worker-after-setns");

@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,21 +251,76 @@ nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_root,
   return 0;
 }
 
+/* The contended case of lock_layer: a blocking flock, which the kernel ends
+ * the moment the holder unlocks, bounded by a one-shot timer whose signal
+ * interrupts it.  Chosen over a retry loop (which slept 10 ms between tries,
+ * so a waiter started up to 10 ms after the lock was free) and over a helper
+ * process or thread blocking for us (a fork or a thread per wait, and one
+ * more thing to clean up on every path).  The signal is a realtime one, sent
+ * to this thread only, with our handler installed just for the wait and the
+ * caller's put back after it. */
+static volatile sig_atomic_t lock_timer_fired;
+#ifndef sigev_notify_thread_id /* glibc before 2.35 names it only this way */
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static void
+on_lock_timer (int sig)
+{
+  (void) sig;
+  lock_timer_fired = 1;
+}
+
+static int
+lock_layer_wait (int dir_fd, nsfd_error_t *err)
+{
+  struct sigaction sa = { .sa_handler = on_lock_timer }, old_sa;
+  struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+  struct itimerspec its = { .it_value = { LOCK_WAIT_MS / 1000, (LOCK_WAIT_MS % 1000) * 1000000L } };
+  sigset_t sig, old_mask;
+  timer_t timer;
+  int r, e;
+
+  sev.sigev_notify_thread_id = (pid_t) syscall (SYS_gettid);
+  sigemptyset (&sa.sa_mask); /* no SA_RESTART: the signal must end flock */
+  sigemptyset (&sig);
+  sigaddset (&sig, SIGRTMIN);
+  lock_timer_fired = 0;
+  if (sigaction (SIGRTMIN, &sa, &old_sa) < 0)
+    return nsfd_make_error (err, errno, "locking the layer: installing the timeout handler");
+  pthread_sigmask (SIG_UNBLOCK, &sig, &old_mask);
+  if (timer_create (CLOCK_MONOTONIC, &sev, &timer) < 0)
+    {
+      e = errno;
+      pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+      sigaction (SIGRTMIN, &old_sa, NULL);
+      return nsfd_make_error (err, e, "locking the layer: creating the timeout timer");
+    }
+  r = timer_settime (timer, 0, &its, NULL);
+  while (r == 0 && (r = flock (dir_fd, LOCK_EX)) < 0 && errno == EINTR && !lock_timer_fired)
+    r = 0; /* another signal: keep waiting, the timer still runs */
+  e = errno;
+  timer_delete (timer);
+  pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+  sigaction (SIGRTMIN, &old_sa, NULL);
+  if (r == 0)
+    return 0;
+  if (lock_timer_fired)
+    return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than %d ms)", LOCK_WAIT_MS);
+  return nsfd_make_error (err, e, "locking the layer");
+}
+
+/* The layer's lock, held only while its records are read and written.  The
+ * uncontended case is one non-blocking flock. */
 static int
 lock_layer (int dir_fd, nsfd_error_t *err)
 {
-  for (int waited = 0; waited < LOCK_WAIT_MS; waited += 10)
-    {
-      if (flock (dir_fd, LOCK_EX | LOCK_NB) == 0)
-        return 0;
-      if (errno != EWOULDBLOCK && errno != EINTR)
-        return nsfd_make_error (err, errno, "locking the layer");
-      usleep (10000);
-    }
-  return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than %d ms)", LOCK_WAIT_MS);
+  if (flock (dir_fd, LOCK_EX | LOCK_NB) == 0)
+    return 0;
+  if (errno != EWOULDBLOCK && errno != EINTR)
+    return nsfd_make_error (err, errno, "locking the layer");
+  return lock_layer_wait (dir_fd, err);
 }
-
-
 
 /* The string member name into out (cut to cap), when there is one. */
 static void

@@ -4,11 +4,21 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 /* The only mutable globals: the log level and the sink. */
 static enum nsfd_log_level log_level = NSFD_LOG_INFO;
 static int log_sinks = NSFD_LOG_SINK_STDERR;
 static const char *log_ident = "nsfdsuds";
+static long long log_t0_us;
+
+static long long
+mono_us (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 void
 nsfd_log_init (const char *ident, enum nsfd_log_level level, int sinks)
@@ -16,6 +26,7 @@ nsfd_log_init (const char *ident, enum nsfd_log_level level, int sinks)
   log_ident = ident ? ident : "nsfdsuds";
   log_level = level;
   log_sinks = sinks;
+  log_t0_us = mono_us ();
   if (sinks & NSFD_LOG_SINK_SYSLOG)
     openlog (log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -96,4 +107,12 @@ nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, 
     fprintf (stderr, "%s: %s: %s%s\n", log_ident, label[level], id, line);
   if (log_sinks & NSFD_LOG_SINK_SYSLOG)
     syslog (prio[level], "%s%s", id, line);
+}
+
+void
+nsfd_log_step (const char *container_id, const char *step)
+{
+  if (log_level < NSFD_LOG_DEBUG)
+    return;
+  nsfd_log (NSFD_LOG_DEBUG, container_id, "step %s: %lld us", step, mono_us () - log_t0_us);
 }

@@ -24,5 +24,11 @@ enum nsfd_log_level nsfd_log_get_level (void);
 /* Parses "error", "warning", "info", "debug"; returns -1 when unknown. */
 int nsfd_log_level_parse (const char *name);
 
+/* Debug level only: "step NAME: N us" since nsfd_log_init (the start of
+ * main; a forked mounter or worker counts from its parent's), so that one
+ * activated start can be laid out step by step (docs/performance.md).  A
+ * single comparison when debug logging is off. */
+void nsfd_log_step (const char *container_id, const char *step);
+
 void nsfd_log (enum nsfd_log_level level, const char *container_id, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));

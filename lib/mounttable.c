@@ -1,88 +1,36 @@
 #include "mounttable.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <libmount.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
+#include "json.h" /* nsfd_read_all_fd */
 
-/* libmount is loaded when a mount table is first read, not at exec: with it
- * come libblkid, libselinux and libpcre2, and mapping and relocating them
- * would add about half a millisecond to every hook run, including the idle
- * path every container takes (docs/performance.md).  The table of entry
- * points is filled once and never changes afterwards. */
-static struct
+/* /proc/self/mountinfo is read and split here, not through libmount: the
+ * table needs eight fields of a line-oriented format, while loading libmount
+ * (and libblkid, libselinux, libpcre2 with it) cost the mount worker about a
+ * millisecond per activated start, twice what reading and splitting the
+ * table takes (docs/performance.md).  Format: proc_pid_mountinfo(5). */
+
+#define TABLE_MAX (64u * 1024 * 1024) /* bytes of one mount table */
+#define TABLE_MAX_ENTRIES 1000000
+
+/* One line, its fields pointing into the (modified) buffer. */
+struct raw
 {
-  void *handle;
-  struct libmnt_table *(*new_table) (void);
-  void (*unref_table) (struct libmnt_table *);
-  int (*table_parse_file) (struct libmnt_table *, const char *);
-  int (*table_next_fs) (struct libmnt_table *, struct libmnt_iter *, struct libmnt_fs **);
-  int (*table_get_nents) (struct libmnt_table *);
-  struct libmnt_iter *(*new_iter) (int);
-  void (*free_iter) (struct libmnt_iter *);
-  int (*reset_iter) (struct libmnt_iter *, int);
-  int (*fs_get_id) (struct libmnt_fs *);
-  int (*fs_get_parent_id) (struct libmnt_fs *);
-  const char *(*fs_get_target) (struct libmnt_fs *);
-  const char *(*fs_get_fstype) (struct libmnt_fs *);
-  const char *(*fs_get_source) (struct libmnt_fs *);
-  const char *(*fs_get_vfs_options) (struct libmnt_fs *);
-  const char *(*fs_get_optional_fields) (struct libmnt_fs *);
-} lm;
+  int id, parent_id;
+  char *target, *opts, *optional, *fstype, *source;
+};
 
 int
 nsfd_mounttable_load (nsfd_error_t *err)
 {
-  void *h;
-  if (lm.handle)
-    return 0;
-  h = dlopen ("libmount.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (h == NULL)
-    return nsfd_make_error (err, ENOENT, "loading libmount.so.1: %s", dlerror ());
-#define LM_SYM(f)                                                                                  \
-  if ((*(void **) &lm.f = dlsym (h, "mnt_" #f)) == NULL)                                            \
-    return nsfd_make_error (err, ENOSYS, "libmount.so.1 has no mnt_%s", #f);
-  LM_SYM (new_table) LM_SYM (unref_table) LM_SYM (table_parse_file) LM_SYM (table_next_fs)
-  LM_SYM (table_get_nents) LM_SYM (new_iter) LM_SYM (free_iter) LM_SYM (reset_iter)
-  LM_SYM (fs_get_id) LM_SYM (fs_get_parent_id) LM_SYM (fs_get_target) LM_SYM (fs_get_fstype)
-  LM_SYM (fs_get_source) LM_SYM (fs_get_vfs_options) LM_SYM (fs_get_optional_fields)
-#undef LM_SYM
-  lm.handle = h;
+  (void) err; /* nothing to load: kept so callers need not change */
   return 0;
 }
-#define mnt_new_table (*lm.new_table)
-#define mnt_unref_table (*lm.unref_table)
-#define mnt_table_parse_file (*lm.table_parse_file)
-#define mnt_table_next_fs (*lm.table_next_fs)
-#define mnt_table_get_nents (*lm.table_get_nents)
-#define mnt_new_iter (*lm.new_iter)
-#define mnt_free_iter (*lm.free_iter)
-#define mnt_reset_iter (*lm.reset_iter)
-#define mnt_fs_get_id (*lm.fs_get_id)
-#define mnt_fs_get_parent_id (*lm.fs_get_parent_id)
-#define mnt_fs_get_target (*lm.fs_get_target)
-#define mnt_fs_get_fstype (*lm.fs_get_fstype)
-#define mnt_fs_get_source (*lm.fs_get_source)
-#define mnt_fs_get_vfs_options (*lm.fs_get_vfs_options)
-#define mnt_fs_get_optional_fields (*lm.fs_get_optional_fields)
-
-static void
-mnt_tablep (struct libmnt_table **t)
-{
-  if (*t)
-    mnt_unref_table (*t);
-}
-static void
-mnt_iterp (struct libmnt_iter **i)
-{
-  if (*i)
-    mnt_free_iter (*i);
-}
-#define cleanup_table __attribute__ ((cleanup (mnt_tablep)))
-#define cleanup_iter __attribute__ ((cleanup (mnt_iterp)))
 
 void
 nsfd_mount_entry_free (struct nsfd_mount_entry *e)
@@ -104,21 +52,146 @@ nsfd_mount_list_free (struct nsfd_mount_list *l)
   l->len = 0;
 }
 
-static int
-entry_from_fs (struct libmnt_fs *fs, struct nsfd_mount_entry *e)
+/* The kernel writes space, tab, newline and backslash as \ooo; undone in
+ * place (the result is never longer). */
+static void
+unescape (char *s)
 {
-  const char *opt = mnt_fs_get_optional_fields (fs);
-  const char *s;
+  char *o = s;
+  for (; *s; s++)
+    {
+      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7')
+        {
+          *o++ = (char) (((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+          s += 3;
+        }
+      else
+        *o++ = *s;
+    }
+  *o = '\0';
+}
 
+/* The next space-separated field of *p, NUL-terminated; NULL at the end. */
+static char *
+field (char **p)
+{
+  char *s = *p, *e;
+  if (s == NULL || *s == '\0')
+    return NULL;
+  e = strchr (s, ' ');
+  if (e)
+    {
+      *e = '\0';
+      *p = e + 1;
+    }
+  else
+    *p = s + strlen (s);
+  return s;
+}
+
+static int
+parse_int (const char *s, int *out)
+{
+  char *end;
+  long v;
+  if (s == NULL)
+    return -1;
+  errno = 0;
+  v = strtol (s, &end, 10);
+  if (errno || end == s || *end || v < 0 || v > 0x7fffffff)
+    return -1;
+  *out = (int) v;
+  return 0;
+}
+
+/* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue" */
+static int
+parse_line (char *line, struct raw *r)
+{
+  char *p = line, *f;
+
+  memset (r, 0, sizeof (*r));
+  if (parse_int (field (&p), &r->id) < 0 || parse_int (field (&p), &r->parent_id) < 0 || field (&p) == NULL
+      || field (&p) == NULL || (r->target = field (&p)) == NULL || (r->opts = field (&p)) == NULL)
+    return -1;
+  /* Optional fields up to the lone "-"; they stay joined by spaces. */
+  r->optional = p;
+  for (;;)
+    {
+      f = field (&p);
+      if (f == NULL)
+        return -1;
+      if (strcmp (f, "-") == 0)
+        break;
+      if (f != r->optional)
+        f[-1] = ' ';
+    }
+  if (r->optional == f)
+    r->optional = (char *) "";
+  if ((r->fstype = field (&p)) == NULL || (r->source = field (&p)) == NULL)
+    return -1;
+  unescape (r->target);
+  unescape (r->source);
+  return 0;
+}
+
+/* The table in *buf (freed by the caller) split into *out. */
+static int
+read_table (const char *mountinfo, char **buf, struct raw **out, size_t *n_out, nsfd_error_t *err)
+{
+  const char *path = mountinfo ? mountinfo : "/proc/self/mountinfo";
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  size_t len = 0, n = 0, cap = 0;
+  struct raw *v = NULL;
+  char *line, *next;
+
+  *out = NULL;
+  *n_out = 0;
+  if (fd < 0)
+    return nsfd_make_error (err, errno, "reading mount table \"%s\"", path);
+  if (nsfd_read_all_fd (fd, TABLE_MAX, buf, &len, err) < 0)
+    return nsfd_error_wrap (err, "reading mount table \"%s\"", path);
+  for (line = *buf; line && *line; line = next)
+    {
+      next = strchr (line, '\n');
+      if (next)
+        *next++ = '\0';
+      if (*line == '\0')
+        continue;
+      if (n == cap)
+        {
+          struct raw *nv = n >= TABLE_MAX_ENTRIES ? NULL : realloc (v, (cap = cap ? cap * 2 : 64) * sizeof (*nv));
+          if (nv == NULL)
+            {
+              free (v);
+              return nsfd_make_error (err, n >= TABLE_MAX_ENTRIES ? EFBIG : ENOMEM, "mount table \"%s\"", path);
+            }
+          v = nv;
+        }
+      if (parse_line (line, &v[n]) < 0)
+        {
+          free (v);
+          return nsfd_make_error (err, EINVAL, "mount table \"%s\": line %zu is not in mountinfo format", path, n + 1);
+        }
+      n++;
+    }
+  *out = v;
+  *n_out = n;
+  return 0;
+}
+
+static int
+entry_from_raw (const struct raw *r, struct nsfd_mount_entry *e)
+{
   memset (e, 0, sizeof (*e));
-  e->id = mnt_fs_get_id (fs);
-  e->parent_id = mnt_fs_get_parent_id (fs);
-  e->target = strdup ((s = mnt_fs_get_target (fs)) ? s : "");
-  e->fstype = strdup ((s = mnt_fs_get_fstype (fs)) ? s : "");
-  e->source = strdup ((s = mnt_fs_get_source (fs)) ? s : "");
-  e->vfs_options = strdup ((s = mnt_fs_get_vfs_options (fs)) ? s : "");
-  e->shared = opt && strstr (opt, "shared:") != NULL;
-  e->slave = opt && strstr (opt, "master:") != NULL;
+  e->id = r->id;
+  e->parent_id = r->parent_id;
+  e->target = strdup (r->target);
+  e->fstype = strdup (r->fstype);
+  e->source = strdup (r->source);
+  e->vfs_options = strdup (r->opts);
+  e->shared = strstr (r->optional, "shared:") != NULL;
+  e->slave = strstr (r->optional, "master:") != NULL;
   if (!e->target || !e->fstype || !e->source || !e->vfs_options)
     {
       nsfd_mount_entry_free (e);
@@ -127,37 +200,22 @@ entry_from_fs (struct libmnt_fs *fs, struct nsfd_mount_entry *e)
   return 0;
 }
 
+/* Grows by doubling (capacity 16, then the next power of two), so a table
+ * of N mounts costs O(N) copying, not O(N^2). */
 static int
-list_push (struct nsfd_mount_list *l, struct libmnt_fs *fs)
+list_push (struct nsfd_mount_list *l, const struct raw *r)
 {
-  struct nsfd_mount_entry *n = realloc (l->items, (l->len + 1) * sizeof (*n));
-  if (n == NULL)
-    return -ENOMEM;
-  l->items = n;
-  if (entry_from_fs (fs, &l->items[l->len]) < 0)
+  if (l->len == 0 || (l->len >= 16 && (l->len & (l->len - 1)) == 0))
+    {
+      size_t cap = l->len == 0 ? 16 : l->len * 2;
+      struct nsfd_mount_entry *n = realloc (l->items, cap * sizeof (*n));
+      if (n == NULL)
+        return -ENOMEM;
+      l->items = n;
+    }
+  if (entry_from_raw (r, &l->items[l->len]) < 0)
     return -ENOMEM;
   l->len++;
-  return 0;
-}
-
-static int
-parse_table (const char *mountinfo, struct libmnt_table **out, nsfd_error_t *err)
-{
-  struct libmnt_table *t;
-  int r;
-  if (nsfd_mounttable_load (err) < 0)
-    return -1;
-  t = mnt_new_table ();
-  if (t == NULL)
-    return nsfd_make_error (err, ENOMEM, "allocating a mount table");
-  r = mnt_table_parse_file (t, mountinfo ? mountinfo : "/proc/self/mountinfo");
-  if (r < 0)
-    {
-      mnt_unref_table (t);
-      return nsfd_make_error (err, r < 0 && r > -4096 ? -r : EINVAL, "reading mount table \"%s\"",
-                              mountinfo ? mountinfo : "/proc/self/mountinfo");
-    }
-  *out = t;
   return 0;
 }
 
@@ -166,50 +224,39 @@ nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_mount_en
                    struct nsfd_mount_list *children, struct nsfd_mount_list *nested_out,
                    nsfd_error_t *err)
 {
-  cleanup_table struct libmnt_table *t = NULL;
-  cleanup_iter struct libmnt_iter *it = NULL;
-  struct libmnt_fs *fs, *top = NULL;
-  int root_id = -1;
+  cleanup_free char *buf = NULL;
+  cleanup_free struct raw *t = NULL;
+  const struct raw *top = NULL;
+  size_t n = 0, best = 0;
 
   memset (children, 0, sizeof (*children));
   if (nested_out)
     memset (nested_out, 0, sizeof (*nested_out));
-  if (parse_table (mountinfo, &t, err) < 0)
+  if (read_table (mountinfo, &buf, &t, &n, err) < 0)
     return -1;
-  it = mnt_new_iter (MNT_ITER_FORWARD);
-  if (it == NULL)
-    return nsfd_make_error (err, ENOMEM, "allocating a mount iterator");
 
   /* The mount holding root: the last mount (the topmost, since a mount
    * stacked later on the same path comes later) whose target is root or, when
    * root is a plain directory, the longest target root lies beneath. */
-  {
-    size_t best = 0;
-    while (mnt_table_next_fs (t, it, &fs) == 0)
+  for (size_t i = 0; i < n; i++)
+    if (nsfd_path_is_beneath (root, t[i].target) && strlen (t[i].target) >= best)
       {
-        const char *tg = mnt_fs_get_target (fs);
-        if (tg && nsfd_path_is_beneath (root, tg) && strlen (tg) >= best)
-          {
-            best = strlen (tg);
-            top = fs;
-          }
+        best = strlen (t[i].target);
+        top = &t[i];
       }
-  }
   if (top == NULL)
     return nsfd_make_error (err, ENOENT, "no mount holds \"%s\" in the mount table", root);
-  root_id = mnt_fs_get_id (top);
-  if (root_out && entry_from_fs (top, root_out) < 0)
+  if (root_out && entry_from_raw (top, root_out) < 0)
     return nsfd_make_error (err, ENOMEM, "copying a mount entry");
 
-  mnt_reset_iter (it, MNT_ITER_FORWARD);
-  while (mnt_table_next_fs (t, it, &fs) == 0)
+  for (size_t i = 0; i < n; i++)
     {
-      const char *tg = mnt_fs_get_target (fs);
-      if (fs == top || tg == NULL || !nsfd_path_is_beneath (tg, root) || strcmp (tg, root) == 0)
+      const struct raw *r = &t[i];
+      if (r == top || !nsfd_path_is_beneath (r->target, root) || strcmp (r->target, root) == 0)
         continue;
-      if (mnt_fs_get_parent_id (fs) == root_id && list_push (children, fs) < 0)
+      if (r->parent_id == top->id && list_push (children, r) < 0)
         goto oom;
-      if (nested_out && list_push (nested_out, fs) < 0)
+      if (nested_out && list_push (nested_out, r) < 0)
         goto oom;
     }
   return 0;
@@ -225,9 +272,11 @@ oom:
 int
 nsfd_mounts_count (const char *mountinfo, size_t *count, nsfd_error_t *err)
 {
-  cleanup_table struct libmnt_table *t = NULL;
-  if (parse_table (mountinfo, &t, err) < 0)
+  cleanup_free char *buf = NULL;
+  cleanup_free struct raw *t = NULL;
+  size_t n = 0;
+  if (read_table (mountinfo, &buf, &t, &n, err) < 0)
     return -1;
-  *count = (size_t) mnt_table_get_nents (t);
+  *count = n;
   return 0;
 }

@@ -1,5 +1,5 @@
-/* Reading mount tables with libmount: which mounts sit below a root, in the
- * order they were made. */
+/* Reading mount tables (/proc/self/mountinfo, parsed directly): which mounts
+ * sit below a root, in the order they were made. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,8 +40,8 @@ int nsfd_mounts_below (const char *mountinfo, const char *root, struct nsfd_moun
 
 void nsfd_mount_entry_free (struct nsfd_mount_entry *e);
 
-/* Loads libmount (done on first use; call it before entering another mount
- * namespace so the library always comes from the host's filesystem). */
+/* Nothing to load any more (the table is parsed without libmount); kept so
+ * that callers written for the library need not change.  Returns 0. */
 int nsfd_mounttable_load (nsfd_error_t *err);
 
 /* Number of mounts in a table (for leak checks). */

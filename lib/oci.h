@@ -85,6 +85,7 @@ int nsfd_oci_config_parse (const char *buf, size_t len, struct nsfd_oci_config *
 /* Opens "config.json" beneath bundle_dirfd without following symlinks. */
 int nsfd_oci_config_read_at (int bundle_dirfd, struct nsfd_oci_config *out, nsfd_error_t *err);
 void nsfd_oci_config_free (struct nsfd_oci_config *c);
+#define cleanup_oci_config __attribute__ ((cleanup (nsfd_oci_config_free)))
 
 /* Maps a container uid/gid to the host through mappings; identity when there
  * are none.  Returns -1 when the id is not mapped. */

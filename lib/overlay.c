@@ -389,6 +389,7 @@ nsfd_overlay_assemble (const struct nsfd_overlay_spec *s, nsfd_error_t *err)
   for (size_t i = 0; i < NSFD_ARRAY_SIZE (stages) && ret == 0; i++)
     {
       ret = stages[i].run (&a, err);
+      nsfd_log_step (NULL, stages[i].name);
       if (ret < 0 && *err)
         nsfd_log (NSFD_LOG_DEBUG, NULL, "overlay assembly, stage \"%s\": %s", stages[i].name, nsfd_error_text (*err));
     }

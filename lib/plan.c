@@ -99,12 +99,36 @@ int
 nsfd_plan_resolve (const struct nsfd_config *cfg, const char *id, const char *bundle,
                    const struct nsfd_request *req, struct nsfd_plan *p, nsfd_error_t *err)
 {
+  struct nsfd_oci_config oci;
   cleanup_close int bfd = -1;
+
+  memset (&oci, 0, sizeof (oci));
+  nsfd_plan_init (p);
+  if (bundle[0] != '/')
+    return nsfd_make_error (err, EINVAL, "bundle path \"%s\" is not absolute", bundle);
+  bfd = open (bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (bfd < 0)
+    return nsfd_make_error (err, errno, "opening bundle \"%s\"", bundle);
+  if (nsfd_oci_config_read_at (bfd, &oci, err) < 0)
+    {
+      nsfd_oci_config_free (&oci);
+      return nsfd_error_wrap (err, "bundle \"%s\"", bundle);
+    }
+  return nsfd_plan_resolve_with (cfg, id, bundle, req, &oci, p, err);
+}
+
+int
+nsfd_plan_resolve_with (const struct nsfd_config *cfg, const char *id, const char *bundle,
+                        const struct nsfd_request *req, struct nsfd_oci_config *oci, struct nsfd_plan *p,
+                        nsfd_error_t *err)
+{
   cleanup_free char *root_join = NULL;
   char real[PATH_MAX];
   uint32_t hid;
 
   nsfd_plan_init (p);
+  p->oci = *oci;
+  memset (oci, 0, sizeof (*oci));
   p->id = strdup (id);
   p->bundle = strdup (bundle);
   p->req.activated = req->activated;
@@ -119,11 +143,6 @@ nsfd_plan_resolve (const struct nsfd_config *cfg, const char *id, const char *bu
 
   if (bundle[0] != '/')
     return nsfd_make_error (err, EINVAL, "bundle path \"%s\" is not absolute", bundle);
-  bfd = open (bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (bfd < 0)
-    return nsfd_make_error (err, errno, "opening bundle \"%s\"", bundle);
-  if (nsfd_oci_config_read_at (bfd, &p->oci, err) < 0)
-    return nsfd_error_wrap (err, "bundle \"%s\"", bundle);
   if (p->oci.root_path == NULL)
     return nsfd_make_error (err, EINVAL, "%s/config.json has no root.path", bundle);
 

@@ -43,6 +43,12 @@ void nsfd_plan_free (struct nsfd_plan *p);
  * touch the volume.  req must be activated. */
 int nsfd_plan_resolve (const struct nsfd_config *cfg, const char *id, const char *bundle,
                        const struct nsfd_request *req, struct nsfd_plan *out, nsfd_error_t *err);
+/* The same with the bundle's config.json already read by the caller (the
+ * wrapper reads it to decide): *oci moves into the plan (and is zeroed), so
+ * the file is read and parsed once per process. */
+int nsfd_plan_resolve_with (const struct nsfd_config *cfg, const char *id, const char *bundle,
+                            const struct nsfd_request *req, struct nsfd_oci_config *oci, struct nsfd_plan *p,
+                            nsfd_error_t *err);
 
 /* Opens the volume (and base volume) and opens or creates the layer. */
 int nsfd_plan_open_layer (struct nsfd_plan *p, const struct nsfd_config *cfg, nsfd_error_t *err);

@@ -84,6 +84,13 @@ nsfd_session_resolve (struct nsfd_session *s, const char *bundle, nsfd_error_t *
 }
 
 int
+nsfd_session_resolve_with (struct nsfd_session *s, const char *bundle, struct nsfd_oci_config *oci,
+                           nsfd_error_t *err)
+{
+  return nsfd_plan_resolve_with (&s->cfg, s->id, bundle, &s->req, oci, &s->plan, err);
+}
+
+int
 nsfd_session_open_layer (struct nsfd_session *s, nsfd_error_t *err)
 {
   if (nsfd_plan_open_layer (&s->plan, &s->cfg, err) < 0)

@@ -59,6 +59,9 @@ int nsfd_session_decide (struct nsfd_session *s, const char *id, const struct ns
 
 /* The plan for the container of bundle (absolute). */
 int nsfd_session_resolve (struct nsfd_session *s, const char *bundle, nsfd_error_t *err);
+/* The same from a config.json the caller has read; *oci moves into the plan. */
+int nsfd_session_resolve_with (struct nsfd_session *s, const char *bundle, struct nsfd_oci_config *oci,
+                               nsfd_error_t *err);
 
 /* Opens (or creates) the layer, applying the image-change policy; an accepted
  * change is reported (warning). */

@@ -51,35 +51,32 @@ bundle_path (const struct nsfd_runtime_args *a, char buf[PATH_MAX])
 }
 
 /* 1: activated; 0: not ours (exec the runtime); <0: our annotations are
- * wrong.  A bundle we cannot read is not ours to judge. */
+ * wrong.  A bundle we cannot read is not ours to judge.  *oci keeps the
+ * config read here, for the plan. */
 static int
-decide (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle, nsfd_error_t *err)
+decide (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle,
+        struct nsfd_oci_config *oci, nsfd_error_t *err)
 {
-  struct nsfd_oci_config oci = { 0 };
   cleanup_close int bfd = open (bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int r;
 
-  if (bfd < 0 || nsfd_oci_config_read_at (bfd, &oci, NULL) < 0)
-    {
-      nsfd_oci_config_free (&oci);
-      return 0;
-    }
-  r = nsfd_session_decide (s, a->id, &oci.annotations, err);
-  nsfd_oci_config_free (&oci);
-  return r;
+  if (bfd < 0 || nsfd_oci_config_read_at (bfd, oci, NULL) < 0)
+    return 0;
+  return nsfd_session_decide (s, a->id, &oci->annotations, err);
 }
 
 /* create/run of an activated container: the root, then the real runtime on
  * it; the layer is held until delete (or until a foreground run ends). */
 static int
-wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle, char **argv,
-                nsfd_error_t *err)
+wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle,
+                struct nsfd_oci_config *oci, char **argv, nsfd_error_t *err)
 {
   int status;
   pid_t pid;
 
-  if (nsfd_session_resolve (s, bundle, err) < 0 || runtime_prepare_root (s, err) < 0)
+  nsfd_log_step (a->id, "config and activation");
+  if (nsfd_session_resolve_with (s, bundle, oci, err) < 0 || runtime_prepare_root (s, err) < 0)
     return -1;
+  nsfd_log_step (a->id, "root prepared");
   /* The engine hands create the container's stdio: what goes to stderr now
    * is the first line of the container's log (kubectl logs), and host paths
    * are not the user's business.  Success goes to the system log only. */
@@ -89,6 +86,7 @@ wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const
   NSFD_FAULT ("wrapper-before-exec");
   status = runtime_run (runtime_real (&s->cfg), argv);
   NSFD_FAULT ("wrapper-after-runtime");
+  nsfd_log_step (a->id, "runtime exited");
   if (status != 0 || (strcmp (a->cmd, "run") == 0 && !a->detach))
     {
       /* Failed, or a foreground run that has ended: the layer is free. */
@@ -113,6 +111,7 @@ main (int argc, char **argv)
   cleanup_error nsfd_error_t err = NULL;
   const char *config = getenv ("NSFDSUDS_CONFIG"), *bundle;
   char bundle_buf[PATH_MAX];
+  cleanup_oci_config struct nsfd_oci_config oci = { 0 };
   int r;
 
   nsfd_log_init ("nsfdsuds-runtime", NSFD_LOG_INFO, NSFD_LOG_SINK_STDERR);
@@ -129,10 +128,10 @@ main (int argc, char **argv)
   if (a.cmd == NULL || a.id == NULL || (strcmp (a.cmd, "create") != 0 && strcmp (a.cmd, "run") != 0)
       || (bundle = bundle_path (&a, bundle_buf)) == NULL)
     runtime_exec (runtime_real (&s.cfg), argv);
-  r = decide (&s, &a, bundle, &err);
+  r = decide (&s, &a, bundle, &oci, &err);
   if (r == 0)
     runtime_exec (runtime_real (&s.cfg), argv);
-  if (r > 0 && (r = wrapper_create (&s, &a, bundle, argv, &err)) >= 0)
+  if (r > 0 && (r = wrapper_create (&s, &a, bundle, &oci, argv, &err)) >= 0)
     return r;
   nsfd_log (NSFD_LOG_ERROR, a.id, "the container cannot get its persistent root: %s", nsfd_error_text (err));
   runtime_log_for_engine (&a, "the container cannot get its persistent root", nsfd_error_text (err));

@@ -91,10 +91,12 @@ runtime_prepare_root (struct nsfd_session *s, nsfd_error_t *err)
   if (enter_private_namespace (err) < 0 || nsfd_session_open_layer (s, err) < 0
       || nsfd_session_acquire (s, getpid (), err) < 0)
     goto fail;
+  nsfd_log_step (s->id, "namespace, layer opened and acquired");
   NSFD_FAULT ("wrapper-after-acquire");
   if (nsfd_session_rundir_path (s, NSFD_RUNDIR_STUBS, stubs, sizeof (stubs), err) < 0
       || nsfd_session_overlay_spec (s, NULL, stubs, &spec, err) < 0 || nsfd_overlay_assemble (&spec, err) < 0)
     goto fail;
+  nsfd_log_step (s->id, "overlay mounted");
   NSFD_FAULT ("wrapper-after-overlay");
   /* The runtime will bind the volume into the container; here it finds an
    * empty read-only directory instead, so nothing writes to the upper

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
@@ -622,6 +625,87 @@ test_lower_scheme_migration (void)
     }
 }
 
+/* A child holding the layer's lock on its own open file description for
+ * hold_ms; returns once it holds it. */
+static pid_t
+hold_lock (const char *layer_path, int hold_ms)
+{
+  int ready[2];
+  char c;
+  pid_t pid;
+
+  if (pipe (ready) < 0)
+    return -1;
+  pid = tu_fork ();
+  if (pid == 0)
+    {
+      int fd = open (layer_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0 || flock (fd, LOCK_EX) < 0)
+        _exit (1);
+      (void) !write (ready[1], "L", 1);
+      usleep ((useconds_t) hold_ms * 1000);
+      _exit (0);
+    }
+  close (ready[1]);
+  if (read (ready[0], &c, 1) != 1)
+    pid = -1;
+  close (ready[0]);
+  return pid;
+}
+
+static long long
+mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A held lock is waited for and taken as soon as it is let go (no retry
+ * interval), and a lock held too long ends in ETIMEDOUT, not a hang. */
+static void
+test_lock_wait (void)
+{
+  nsfd_error_t err = NULL;
+  cleanup_layer struct nsfd_layer l;
+  char vpath[128];
+  cleanup_close int vfd = volume ("lockwait", vpath, sizeof (vpath));
+  long long t0, dt;
+  pid_t holder, self = getpid ();
+  int st;
+
+  CHECK (nsfd_layer_open (vfd, "default", &lower_st, &l, &err) == 0, "open: %s", err ? nsfd_error_text (err) : "ok");
+  nsfd_error_free (&err);
+  holder = hold_lock (l.path, 300);
+  CHECK (holder > 0, "a child holds the layer's lock");
+  t0 = mono_ms ();
+  CHECK (nsfd_layer_acquire (&l, "I-W", self, "hook", &err) == 0, "acquire waits for the lock: %s",
+         err ? nsfd_error_text (err) : "ok");
+  nsfd_error_free (&err);
+  dt = mono_ms () - t0;
+  CHECK (dt >= 250 && dt < 2000, "  and gets it when the holder lets go (%lld ms)", dt);
+  (void) waitpid (holder, &st, 0);
+  CHECK (nsfd_layer_release (l.dir_fd, "I-W", &err) == 0, "release");
+  nsfd_error_free (&err);
+
+  holder = hold_lock (l.path, 7000);
+  CHECK (holder > 0, "a child holds the lock for longer than the bound");
+  t0 = mono_ms ();
+  CHECK (nsfd_layer_acquire (&l, "I-W", self, "hook", &err) < 0 && err && err->status == ETIMEDOUT,
+         "acquire gives up with ETIMEDOUT: %s", err ? nsfd_error_text (err) : "succeeded");
+  nsfd_error_free (&err);
+  dt = mono_ms () - t0;
+  CHECK (dt >= 4900 && dt < 6500, "  after the 5 s bound (%lld ms)", dt);
+  kill (holder, SIGKILL);
+  (void) waitpid (holder, &st, 0);
+  CHECK (sigaction (SIGRTMIN, NULL, &(struct sigaction){ 0 }) == 0, "the timer's signal handler is put back");
+  {
+    struct sigaction sa;
+    sigaction (SIGRTMIN, NULL, &sa);
+    CHECK (sa.sa_handler == SIG_DFL, "  to the default");
+  }
+}
+
 static int
 body (void)
 {
@@ -636,6 +720,7 @@ body (void)
   test_holder ();
   test_check_lower ();
   test_lower_scheme_migration ();
+  test_lock_wait ();
   TAP_DONE ();
 }
 
