@@ -25,13 +25,14 @@ enum key_kind
   KEY_KEEP_VISIBLE,
   KEY_LAYER,
   KEY_ACCEPT_IMAGE_CHANGE,
+  KEY_RESTORE_ANY_LAYER,
   KEY__COUNT,
 };
 
 static const char *const key_names[KEY__COUNT] = { "persist", "lower", "keep-volume-visible", "layer",
-                                                                   "accept-image-change" };
+                                                                   "accept-image-change", "restore-any-layer" };
 
-#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer, accept-image-change"
+#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer, accept-image-change, restore-any-layer"
 
 static bool
 is_sandbox (const struct nsfd_annotations *a)
@@ -271,6 +272,7 @@ check_value (const struct our_key *k, nsfd_error_t *err)
       return parse_path_value (k->full, k->value, &path, err);
     case KEY_KEEP_VISIBLE:
     case KEY_ACCEPT_IMAGE_CHANGE:
+    case KEY_RESTORE_ANY_LAYER:
       return parse_bool_value (k->full, k->value, &b, err);
     case KEY_LAYER:
       return check_layer_name (k->full, k->value, err);
@@ -428,6 +430,13 @@ policy_parse (const struct nsfd_annotations *a, struct nsfd_request *out, nsfd_e
     {
       ret = parse_bool_value (eff[KEY_ACCEPT_IMAGE_CHANGE]->full, eff[KEY_ACCEPT_IMAGE_CHANGE]->value,
                               &out->accept_image_change, err);
+      if (ret < 0)
+        return ret;
+    }
+  if (eff[KEY_RESTORE_ANY_LAYER])
+    {
+      ret = parse_bool_value (eff[KEY_RESTORE_ANY_LAYER]->full, eff[KEY_RESTORE_ANY_LAYER]->value,
+                              &out->restore_any_layer, err);
       if (ret < 0)
         return ret;
     }
