@@ -135,6 +135,12 @@ nsfd_checkpoint_match (const struct nsfd_checkpoint_record *r, const struct nsfd
                             "first); " OVERRIDE,
                             r->container, was->name, was->created_at, was->path, now->path,
                             now->created_at[0] ? now->created_at : "now");
+  if (now->generation == 0)
+    return nsfd_make_error (err, ESTALE,
+                            "the checkpoint of container \"%s\" belongs to layer \"%s\" (%s) at generation %llu; "
+                            "layer %s has never run a container: another layer of the same name (copy the "
+                            "checkpointed volume first); " OVERRIDE,
+                            r->container, was->name, was->path, was->generation, now->path);
   if (strcmp (was->lower_id, now->lower_id) != 0)
     return nsfd_make_error (err, ESTALE,
                             "the checkpoint of container \"%s\" was taken on image %s (layer %s); layer %s now "

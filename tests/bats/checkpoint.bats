@@ -109,7 +109,7 @@ _restore () {
 	return 0
 }
 
-_gen () { cat "$1/.nsfdsuds/${2:-default}/generation"; }
+_gen () { cat "$1/.nsfdsuds/${2:-default}/generation" 2>/dev/null || echo none; }
 
 # The log holds 1..N, one per line, with no restart: the same file was appended to.
 _assert_log_continuous () {
@@ -172,3 +172,159 @@ _same_node () {
 
 @test "checkpoint: runc: restore on the same node continues on the layer" { _same_node runc; }
 @test "checkpoint: crun: restore on the same node continues on the layer" { _same_node crun; }
+
+# --- restore on another node -------------------------------------------------------
+
+# Checkpointed under one bundle and id; the volume copied (xattrs kept) to another path
+# and restored there from another bundle (same image, fresh rootfs) with another id.
+_elsewhere () {
+	local rt=$1 b1 b2 vol1 vol2 id1 id2 img img2 c1 n1 before
+	_setup "$rt"
+	b1=$(nsfd_tmpdir bundle1)
+	b2=$(nsfd_tmpdir bundle2)
+	vol1=$NSFD_W_VOLS/node1/vol
+	vol2=$NSFD_W_VOLS/node2/vol
+	img=$(nsfd_tmpdir)/img
+	img2=$(nsfd_tmpdir)/node2-img
+	id1=$(nsfd_unique_id "n1-$rt")
+	id2=$(nsfd_unique_id "n2-$rt")
+	_ckpt_bundle "$b1" "$vol1"
+	before=$(nsfd_tmpdir)/mounts.before
+	nsfd_mount_snapshot "$before"
+
+	nsfd_wrapper_create_start "$b1" "$id1"
+	_wait_counter "$vol1" 5
+	_checkpoint "$id1" "$img"
+	[ "$status" -eq 0 ]
+	nsfd_wrapper_gone "$id1" "$vol1"
+	c1=$(_counter "$vol1")
+	n1=$(wc -l <"$(_upper "$vol1")/var/log/app.log")
+	# What moves: the volume (layer and all) and the checkpoint images.
+	mkdir -p "${vol2%/*}"
+	cp -a --preserve=all "$vol1" "$vol2"
+	cp -a --preserve=all "$img" "$img2"
+	_ckpt_bundle "$b2" "$vol2"
+
+	_restore "$b2" "$id2" "$img2"
+	[ "$status" -eq 0 ]
+	[[ $(nsfd_wrapper_holder "$vol2") == *"\"$id2\""* ]]
+	_wait_counter "$vol2" $((c1 + 5))
+	nsfd_wrapper_exec "$id2" sh -c 'echo moved >/etc/moved; cat /counter'
+	[ "$status" -eq 0 ]
+	((output > c1))
+	[ "$(cat "$(_upper "$vol2")/etc/moved")" = moved ]
+	nsfd_wrapper_stop_delete "$id2"
+	nsfd_wrapper_gone "$id2" "$vol2"
+	# The new node's layer went on; the old one is as it was at the checkpoint.
+	_assert_log_continuous "$(_upper "$vol2")/var/log/app.log"
+	(($(wc -l <"$(_upper "$vol2")/var/log/app.log") > n1))
+	[ "$(wc -l <"$(_upper "$vol1")/var/log/app.log")" = "$n1" ]
+	[ "$(_counter "$vol1")" = "$c1" ]
+	[ ! -e "$(_upper "$vol1")/etc/moved" ]
+	[ "$(_gen "$vol2")" = 2 ]
+	[ "$(_gen "$vol1")" = 1 ]
+	[ ! -e "$b1/rootfs/counter" ] && [ ! -e "$b2/rootfs/counter" ]
+	nsfd_assert_mounts_equal "$before"
+}
+
+@test "checkpoint: runc: restore on another node from a copy of the volume" { _elsewhere runc; }
+@test "checkpoint: crun: restore on another node from a copy of the volume" { _elsewhere crun; }
+
+@test "checkpoint: crun: --leave-running keeps the container and its layer" {
+	local b vol id img c1
+	_setup crun
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	img=$(nsfd_tmpdir)/img
+	id=$(nsfd_unique_id lr)
+	_ckpt_bundle "$b" "$vol"
+	nsfd_wrapper_create_start "$b" "$id"
+	_wait_counter "$vol" 3
+	_checkpoint "$id" "$img" --leave-running
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .leftRunning "$img/nsfdsuds-checkpoint.json")" = true ]
+	[ "$(nsfd_wrapper_state "$id")" = running ]
+	[ -d "$NSFD_W_RUNDIR/$id" ]
+	[[ $(nsfd_wrapper_holder "$vol") == *"\"$id\""* ]]
+	c1=$(_counter "$vol")
+	_wait_counter "$vol" $((c1 + 3))
+	nsfd_wrapper_stop_delete "$id"
+	nsfd_wrapper_gone "$id" "$vol"
+}
+
+# --- refusals --------------------------------------------------------------------------
+
+# A container that holds nothing open in its root (so CRIU itself minds no change).
+_QUIET='exec </dev/null >/dev/null 2>&1; while :; do sleep 0.2; done'
+
+# _refused BUNDLE VOL IMG TEXT: the restore fails naming TEXT and leaves nothing.
+_refused () {
+	local b=$1 vol=$2 img=$3 text=$4 id gen
+	id=$(nsfd_unique_id rf)
+	gen=$(_gen "$vol")
+	_restore "$b" "$id" "$img"
+	[ "$status" -ne 0 ]
+	[[ $output == *"$text"* ]] || { echo "expected: $text"; return 1; }
+	[[ $output == *"nsfdsuds.io/restore-any-layer"* ]]
+	nsfd_wrapper_gone "$id" "$vol"
+	[ "$(_gen "$vol")" = "$gen" ]
+}
+
+@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record" {
+	local b vol id img v b2 before
+	_setup runc
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	img=$(nsfd_tmpdir)/img
+	id=$(nsfd_unique_id rs)
+	mkdir -p "$vol"
+	nsfd_bundle "$b" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
+		--jq '.linux.namespaces |= map(select(.type != "network"))'
+	before=$(nsfd_tmpdir)/mounts.before
+	nsfd_mount_snapshot "$before"
+	nsfd_wrapper_create_start "$b" "$id"
+	_checkpoint "$id" "$img"
+	[ "$status" -eq 0 ]
+
+	# Each case on its own copy of the checkpointed volume.
+	_case () {
+		v=$NSFD_W_VOLS/$1
+		cp -a --preserve=all "$vol" "$v"
+		b2=$(nsfd_tmpdir "bundle-$1")
+		shift
+		nsfd_bundle "$b2" --mount "$v:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
+			--jq '.linux.namespaces |= map(select(.type != "network"))' "$@"
+	}
+	_case other --annotation nsfdsuds.io/layer=other
+	_refused "$b2" "$v" "$img" 'belongs to layer "default"'
+	_case image --annotation nsfdsuds.io/accept-image-change=true
+	echo changed >>"$b2/rootfs/etc/os-release"
+	_refused "$b2" "$v" "$img" "the image changed"
+	_case fresh
+	rm -rf "$v/.nsfdsuds"
+	_refused "$b2" "$v" "$img" "another layer of the same name"
+	_case used
+	nsfd_track_container "$(_nsfd_wrapper_cmdline)" used-$id
+	# A container that came and went on the copy: its generation moved on.
+	nsfd_bundle "$(nsfd_tmpdir bundle-once)" --mount "$v:/data" --annotation nsfdsuds.io/persist=/data --args "true"
+	nsfd_wrapper run --bundle "$(nsfd_tmpdir bundle-once)" "used-$id"
+	[ "$status" -eq 0 ]
+	[ "$(_gen "$v")" = 2 ]
+	_refused "$b2" "$v" "$img" "used after the checkpoint"
+	# No record: a checkpoint taken around the wrapper.
+	cp -a "$img" "$img.bare"
+	rm "$img.bare/nsfdsuds-checkpoint.json"
+	_case bare
+	_refused "$b2" "$v" "$img.bare" "has no nsfdsuds-checkpoint.json"
+
+	# The override: the layer used since is restored onto, with a warning.
+	_case used2 --annotation nsfdsuds.io/restore-any-layer=true
+	echo 5 >"$v/.nsfdsuds/default/generation"
+	_restore "$b2" "rs2-$id" "$img"
+	[ "$status" -eq 0 ]
+	[[ $output == *"used after the checkpoint"*"accepted"* ]]
+	[ "$(_gen "$v")" = 6 ]
+	nsfd_wrapper_stop_delete "rs2-$id"
+	nsfd_wrapper_gone "rs2-$id" "$v"
+	nsfd_assert_mounts_equal "$before"
+}
