@@ -8,7 +8,9 @@
 # 3.17 fails on this kernel): otherwise every test skips with criu's own message.
 # docs/checkpoint.md.
 
-[[ -n ${NSFD_FAULT_BUILD_DIR:-} && ${NSFD_CKPT_FAULTS:-0} == 1 ]] && export NSFD_BUILD_DIR=$NSFD_FAULT_BUILD_DIR
+# The fault points (restore faults below) are in a build of their own; its binaries behave
+# as the normal ones unless NSFDSUDS_TEST_FAULT is set.
+[[ -n ${NSFD_FAULT_BUILD_DIR:-} ]] && export NSFD_BUILD_DIR=$NSFD_FAULT_BUILD_DIR
 load ../lib/common
 load ../lib/hook
 load ../lib/wrapper
@@ -135,6 +137,9 @@ _same_node () {
 	nsfd_wrapper_create_start "$b" "$id"
 	_wait_counter "$vol" 5
 	[ "$(_gen "$vol")" = 1 ]
+	_checkpoint "$id" "$img" --no-such-option
+	[ "$status" -ne 0 ]
+	[ "$(nsfd_wrapper_state "$id")" = running ]
 	_checkpoint "$id" "$img"
 	[ "$status" -eq 0 ]
 	# The record: this layer, its image, its generation.
@@ -328,3 +333,112 @@ _refused () {
 	nsfd_wrapper_gone "rs2-$id" "$v"
 	nsfd_assert_mounts_equal "$before"
 }
+
+# --- hook mode -------------------------------------------------------------------------
+
+# runc 1.3.6 runs the createRuntime hooks of a restore (with CRIU's restorer as the
+# container's process) and no createContainer: the hook refuses, naming the wrapper, and
+# nothing is restored onto the image root. (crun 1.28 runs no hook at restore at all:
+# docs/checkpoint.md.)
+@test "checkpoint: hook mode: runc restore fails closed and names the wrapper" {
+	local b vol id img cfg before
+	_setup runc
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	img=$(nsfd_tmpdir)/img
+	id=$(nsfd_unique_id hk)
+	mkdir -p "$vol"
+	nsfd_bundle "$b" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
+		--jq '.linux.namespaces |= map(select(.type != "network"))'
+	before=$(nsfd_tmpdir)/mounts.before
+	nsfd_mount_snapshot "$before"
+	nsfd_wrapper_create_start "$b" "$id"
+	_checkpoint "$id" "$img"
+	[ "$status" -eq 0 ]
+	# The same bundle registered for hook mode, restored by runc itself.
+	_nsfd_jq "$b/config.json" --arg h "$NSFD_HOOK_BIN" --arg c "$NSFD_W_CONFIG" '.hooks = {
+		createRuntime: [{path: $h, args: [$h, "--config", $c, "createRuntime"]}],
+		createContainer: [{path: $h, args: [$h, "--config", $c, "createContainer"]}],
+		poststop: [{path: $h, args: [$h, "--config", $c, "poststop"]}]}'
+	nsfd_track_container "$NSFD_W_REAL --root $NSFD_W_ROOT" "$id"
+	status=0
+	timeout -k 5 60 "$NSFD_W_REAL" --root "$NSFD_W_ROOT" restore --image-path "$img" --work-path "$img.work" \
+		--bundle "$b" --detach "$id" </dev/null >"$NSFD_W_DIR/hook-restore.out" 2>&1 3>&- || status=$?
+	output=$(grep -v 'level=warning' "$NSFD_W_DIR/hook-restore.out" | tail -n 5)
+	echo "runc restore: $status: $output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"this is a restore (CRIU)"*"nsfdsuds-runtime"* ]]
+	nsfd_wrapper_gone "$id" "$vol"
+	[ "$(_gen "$vol")" = 1 ]
+	nsfd_assert_mounts_equal "$before"
+}
+
+# --- faults ----------------------------------------------------------------------------
+
+# _restore_fault POINT: the wrapper killed (SIGKILL) at POINT of a restore; then what an
+# engine does after a failed restore (delete --force). Nothing is left mounted, the layer
+# is unchanged and not held (at most a stale holder.json), and the next restore works; after restore-after-runtime the
+# restored processes did run on the layer, so its generation moved on: the checkpoint is
+# refused and a new container starts on the layer.
+_restore_fault () {
+	local point=$1 b vol id0 id1 id2 img old snap
+	nsfd_skip_unless_fault_build
+	_setup runc
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	img=$(nsfd_tmpdir)/img
+	id0=$(nsfd_unique_id rf0)
+	id1=$(nsfd_unique_id rf1)
+	id2=$(nsfd_unique_id rf2)
+	_ckpt_bundle "$b" "$vol"
+	snap=$(nsfd_tmpdir .snap)/before
+	nsfd_fault_snapshot "$snap"
+	nsfd_wrapper_create_start "$b" "$id0"
+	_wait_counter "$vol" 3
+	_checkpoint "$id0" "$img"
+	[ "$status" -eq 0 ]
+	old=$(nsfd_tree_digest "$(_upper "$vol")")
+
+	NSFDSUDS_TEST_FAULT=$point _restore "$b" "$id1" "$img"
+	[ "$status" -ne 0 ]
+	_assert_holder_not_live "$vol"
+	nsfd_wrapper delete --force "$id1"
+	echo "delete --force: $status: $output"
+	nsfd_wait_no_nsfd_pids 10
+	nsfd_fault_assert_clean "$id1" "$snap"
+	# A holder.json left by a wrapper killed before it wrote its record names a dead
+	# process: stale, it blocks nothing (docs/layer-format.md).
+	nsfd_wrapper_gone "$id1"
+	_assert_holder_not_live "$vol"
+	if [[ $point != restore-after-runtime ]]; then
+		[ "$(nsfd_tree_digest "$(_upper "$vol")")" = "$old" ]
+		[ "$(_gen "$vol")" = 1 ]
+		_restore "$b" "$id2" "$img"
+		[ "$status" -eq 0 ]
+		_wait_counter "$vol" $(($(_counter "$vol") + 3))
+	else
+		[ "$(_gen "$vol")" = 2 ]
+		_refused "$b" "$vol" "$img" "used after the checkpoint"
+		nsfd_wrapper_create_start "$b" "$id2"
+	fi
+	nsfd_wrapper_stop_delete "$id2"
+	nsfd_wrapper_gone "$id2" "$vol"
+	nsfd_fault_assert_clean "$id2" "$snap"
+}
+
+_assert_holder_not_live () {
+	local h=$1/.nsfdsuds/default/holder.json pid start
+	[[ -e $h ]] || return 0
+	pid=$(jq -r .pid "$h")
+	start=$(jq -r .pidStartTime "$h")
+	if [[ -e /proc/$pid/stat ]] && [[ $(awk '{ print $22 }' "/proc/$pid/stat") == "$start" ]]; then
+		echo "holder.json names a live process: $(cat "$h")" >&2
+		return 1
+	fi
+}
+
+@test "checkpoint: faults: restore-after-record" { _restore_fault restore-after-record; }
+@test "checkpoint: faults: wrapper-after-acquire (restore)" { _restore_fault wrapper-after-acquire; }
+@test "checkpoint: faults: wrapper-after-overlay (restore)" { _restore_fault wrapper-after-overlay; }
+@test "checkpoint: faults: restore-before-exec" { _restore_fault restore-before-exec; }
+@test "checkpoint: faults: restore-after-runtime" { _restore_fault restore-after-runtime; }
