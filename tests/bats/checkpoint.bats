@@ -15,6 +15,7 @@ load ../lib/common
 load ../lib/hook
 load ../lib/wrapper
 load ../lib/faults
+load ../lib/engines
 
 setup () {
 	nsfd_skip_unless_root
@@ -23,6 +24,7 @@ setup () {
 }
 
 teardown () {
+	nsfd_podman_cleanup
 	nsfd_wrapper_teardown
 }
 
@@ -107,7 +109,6 @@ _restore () {
 		--pid-file "$NSFD_W_DIR/$id.pid" "$id"
 	echo "restore $id: $status: $output"
 	((status == 0)) || _criu_log "$img.rwork"/restore.log
-	if ((status != 0)) && [[ -n ${NSFD_CKPT_DEBUG:-} ]]; then mkdir -p "$NSFD_CKPT_DEBUG"; cp -a "$img.rwork" "$img.work" "$NSFD_CKPT_DEBUG/" || true; fi
 	return 0
 }
 
@@ -442,3 +443,53 @@ _assert_holder_not_live () {
 @test "checkpoint: faults: wrapper-after-overlay (restore)" { _restore_fault wrapper-after-overlay; }
 @test "checkpoint: faults: restore-before-exec" { _restore_fault restore-before-exec; }
 @test "checkpoint: faults: restore-after-runtime" { _restore_fault restore-after-runtime; }
+
+# --- podman ----------------------------------------------------------------------------
+
+# podman container checkpoint --export / restore --import with the wrapper as podman's
+# runtime (runc behind it): the restored container continues on its persistent root, and
+# podman's rootfs-diff holds nothing of it (the root's changes are in the layer).
+@test "checkpoint: podman: checkpoint --export, restore --import, with the wrapper" {
+	local vol data tar c1 n
+	command -v podman >/dev/null || skip "podman not installed"
+	nsfd_podman_init "$(nsfd_tmpdir podman)"
+	# The wrapper only: no hooks (they would stand aside anyway).
+	rm -f "$NSFD_PODMAN_DIR"/hooks.d/*.json
+	nsfd_podman_import localhost/nsfdt-busybox
+	NSFDSUDS_RUNTIME=$(command -v runc)
+	NSFDSUDS_CONFIG=$NSFD_PODMAN_CONFIG
+	export NSFDSUDS_RUNTIME NSFDSUDS_CONFIG
+	vol=nsfdt-ckvol
+	nsfd_podman_ok runc volume create "$vol"
+	data=$NSFD_PODMAN_DIR/storage/volumes/$vol/_data
+	tar=$(nsfd_tmpdir)/c1.tar
+	# The host's network: CRIU would lock a network namespace with iptables-restore.
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" run -d --name c1 --network host --annotation nsfdsuds.io/persist=/data \
+		-v "$vol:/data" localhost/nsfdt-busybox sh -c "$_COUNTER"
+	_wait_counter "$data" 5
+	nsfd_podman "$NSFD_RUNTIME_BIN" container checkpoint --compress none --export "$tar" c1
+	echo "podman checkpoint: $status: $output"
+	[ "$status" -eq 0 ]
+	c1=$(_counter "$data")
+	tar -xf "$tar" -C "$(nsfd_tmpdir export)"
+	ls "$(nsfd_tmpdir export)"
+	[ -f "$(nsfd_tmpdir export)/checkpoint/nsfdsuds-checkpoint.json" ]
+	# No rootfs-diff.tar: the root's changes are all in the layer, on the volume.
+	[ ! -e "$(nsfd_tmpdir export)/rootfs-diff.tar" ]
+	nsfd_podman_ok runc rm -f c1
+	[ ! -e "$data/.nsfdsuds/default/holder.json" ]
+	# Another node: the volume comes from the export (podman puts named volumes into it).
+	nsfd_podman_ok runc volume rm "$vol"
+	[ ! -e "$data" ]
+
+	nsfd_podman "$NSFD_RUNTIME_BIN" container restore --import "$tar" --name c2
+	echo "podman restore: $status: $output"
+	[ "$status" -eq 0 ]
+	_wait_counter "$data" $((c1 + 5))
+	[[ $(cat "$data/.nsfdsuds/default/holder.json") == *runtime* ]]
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c2 sh -c 'cat /counter; awk "\$5 == \"/\" { for (i = 6; \$i != \"-\"; i++); print \$(i + 1) }" /proc/self/mountinfo'
+	((${lines[0]} > c1))
+	[ "${lines[1]}" = overlay ]
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" rm -f c2
+	_assert_log_continuous "$(_upper "$data")/var/log/app.log"
+}
