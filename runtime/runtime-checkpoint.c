@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,7 +58,7 @@ layer_state (int lfd, const char *path, struct nsfd_checkpoint_layer *out, nsfd_
 /* After the runtime's checkpoint: everything the processes wrote through the
  * overlay is on disk (syncfs of the upper's file system), then the record. */
 static int
-record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, nsfd_error_t *err)
+record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, bool running, nsfd_error_t *err)
 {
   struct nsfd_checkpoint_record rec = { 0 };
   cleanup_close int lfd = -1;
@@ -76,7 +78,7 @@ record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, ns
   if (layer_state (lfd, layer_path, &rec.layer, err) < 0)
     return -1;
   snprintf (rec.container, sizeof (rec.container), "%s", a->id);
-  rec.left_running = a->leave_running;
+  rec.left_running = running;
   ifd = open (image, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ifd < 0)
     return nsfd_make_error (err, errno, "opening the checkpoint's image directory \"%s\"", image);
@@ -87,6 +89,38 @@ record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, ns
   return 0;
 }
 
+/* A process that has exited and waits to be reaped. */
+static bool
+is_zombie (pid_t pid)
+{
+  char path[64], buf[512];
+  cleanup_close int fd = -1;
+  const char *close_paren;
+  ssize_t n;
+
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || (n = read (fd, buf, sizeof (buf) - 1)) <= 0)
+    return true; /* gone meanwhile */
+  buf[n] = '\0';
+  close_paren = strrchr (buf, ')');
+  return close_paren == NULL || close_paren[1] != ' ' || close_paren[2] == 'Z' || close_paren[2] == 'X';
+}
+
+/* --leave-running, and also --pre-dump (or any option of a newer runtime)
+ * that leaves the processes running: then the container still holds its
+ * layer.  Asked of the runtime rather than guessed from the options. */
+static bool
+still_running (const struct nsfd_session *s, const struct nsfd_runtime_args *a)
+{
+  pid_t pid;
+
+  if (a->leave_running)
+    return true;
+  pid = runtime_container_pid (runtime_real (&s->cfg), a);
+  return pid > 0 && kill (pid, 0) == 0 && !is_zombie (pid);
+}
+
 int
 runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, char **argv)
 {
@@ -94,6 +128,7 @@ runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, c
   cleanup_close int idfd = -1;
   struct nsfd_record rec;
   int status, rc = 0;
+  bool running;
 
   /* Only containers we set up have a record naming their layer. */
   if (nsfd_policy_check_container_id (a->id, NULL) < 0
@@ -104,7 +139,8 @@ runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, c
   if (status != 0)
     return runtime_exit_code (status);
   NSFD_FAULT ("checkpoint-after-runtime");
-  if (record_checkpoint (a, rec.layer_path, &err) < 0)
+  running = still_running (s, a);
+  if (record_checkpoint (a, rec.layer_path, running, &err) < 0)
     {
       nsfd_log (NSFD_LOG_ERROR, a->id, "the checkpoint was taken, but it cannot be restored with its layer: %s",
                 nsfd_error_text (err));
@@ -112,9 +148,9 @@ runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, c
       nsfd_error_free (&err);
       rc = 1;
     }
-  /* Without --leave-running the processes are gone: the layer is free. */
+  /* The processes are gone: the layer is free. */
   s->id = a->id;
-  if (!a->leave_running && nsfd_session_end (s, &err) < 0)
+  if (!running && nsfd_session_end (s, &err) < 0)
     nsfd_log (NSFD_LOG_WARNING, a->id, "%s", nsfd_error_text (err));
   return rc;
 }
