@@ -83,7 +83,8 @@ _checkpoint () {
 	local id=$1 img=$2
 	shift 2
 	mkdir -p "$img.work"
-	nsfd_wrapper checkpoint --image-path "$img" --work-path "$img.work" "$@" "$id"
+	# runc and crun take seconds around CRIU's own 0.1 s (more on a loaded machine).
+	NSFD_RUN_TIMEOUT=180 nsfd_wrapper checkpoint --image-path "$img" --work-path "$img.work" "$@" "$id"
 	echo "checkpoint $id: $status: $output"
 	((status == 0)) || _criu_log "$img.work"/dump.log
 	return 0
@@ -376,21 +377,33 @@ _refused () {
 
 # --- faults ----------------------------------------------------------------------------
 
-# _restore_fault POINT: the wrapper killed (SIGKILL) at POINT of a restore; then what an
-# engine does after a failed restore (delete --force). Nothing is left mounted, the layer
-# is unchanged and not held (at most a stale holder.json), and the next restore works; after restore-after-runtime the
-# restored processes did run on the layer, so its generation moved on: the checkpoint is
-# refused and a new container starts on the layer.
+# _restore_fault POINT VOL BUNDLE IMG SNAP: the wrapper killed (SIGKILL) at POINT of a
+# restore; then what an engine does after a failed restore (delete --force). Nothing is
+# left mounted and the layer is not held (at most a stale holder.json, which blocks
+# nothing: docs/layer-format.md).
 _restore_fault () {
-	local point=$1 b vol id0 id1 id2 img old snap
+	local point=$1 vol=$2 b=$3 img=$4 snap=$5 id
+	id=$(nsfd_unique_id "rf-$point")
+	NSFDSUDS_TEST_FAULT=$point _restore "$b" "$id" "$img"
+	[ "$status" -ne 0 ]
+	_assert_holder_not_live "$vol"
+	nsfd_wrapper delete --force "$id"
+	echo "delete --force: $status: $output"
+	nsfd_wait_no_nsfd_pids 10
+	nsfd_fault_assert_clean "$id" "$snap"
+	nsfd_wrapper_gone "$id"
+	_assert_holder_not_live "$vol"
+}
+
+# _fault_setup: a checkpointed counter container (sets b, vol, img, snap, old).
+_fault_setup () {
+	local id0
 	nsfd_skip_unless_fault_build
 	_setup runc
 	b=$(nsfd_tmpdir bundle)
 	vol=$NSFD_W_VOLS/vol
 	img=$(nsfd_tmpdir)/img
 	id0=$(nsfd_unique_id rf0)
-	id1=$(nsfd_unique_id rf1)
-	id2=$(nsfd_unique_id rf2)
 	_ckpt_bundle "$b" "$vol"
 	snap=$(nsfd_tmpdir .snap)/before
 	nsfd_fault_snapshot "$snap"
@@ -399,29 +412,37 @@ _restore_fault () {
 	_checkpoint "$id0" "$img"
 	[ "$status" -eq 0 ]
 	old=$(nsfd_tree_digest "$(_upper "$vol")")
+}
 
-	NSFDSUDS_TEST_FAULT=$point _restore "$b" "$id1" "$img"
-	[ "$status" -ne 0 ]
-	_assert_holder_not_live "$vol"
-	nsfd_wrapper delete --force "$id1"
-	echo "delete --force: $status: $output"
-	nsfd_wait_no_nsfd_pids 10
-	nsfd_fault_assert_clean "$id1" "$snap"
-	# A holder.json left by a wrapper killed before it wrote its record names a dead
-	# process: stale, it blocks nothing (docs/layer-format.md).
-	nsfd_wrapper_gone "$id1"
-	_assert_holder_not_live "$vol"
-	if [[ $point != restore-after-runtime ]]; then
+# Before the real runtime runs, the generation has not moved: after each fault the layer
+# is unchanged and the same checkpoint restores.
+@test "checkpoint: faults: the wrapper killed at each step of a restore before the runtime" {
+	local b vol img snap old point id2
+	_fault_setup
+	for point in restore-after-record wrapper-after-acquire wrapper-after-overlay restore-before-exec; do
+		_restore_fault "$point" "$vol" "$b" "$img" "$snap"
 		[ "$(nsfd_tree_digest "$(_upper "$vol")")" = "$old" ]
 		[ "$(_gen "$vol")" = 1 ]
-		_restore "$b" "$id2" "$img"
-		[ "$status" -eq 0 ]
-		_wait_counter "$vol" $(($(_counter "$vol") + 3))
-	else
-		[ "$(_gen "$vol")" = 2 ]
-		_refused "$b" "$vol" "$img" "used after the checkpoint"
-		nsfd_wrapper_create_start "$b" "$id2"
-	fi
+	done
+	id2=$(nsfd_unique_id rf2)
+	_restore "$b" "$id2" "$img"
+	[ "$status" -eq 0 ]
+	_wait_counter "$vol" $(($(_counter "$vol") + 3))
+	nsfd_wrapper_stop_delete "$id2"
+	nsfd_wrapper_gone "$id2" "$vol"
+	nsfd_fault_assert_clean "$id2" "$snap"
+}
+
+# After restore-after-runtime the restored processes did run on the layer: its
+# generation moved on, the checkpoint is refused, a new container starts.
+@test "checkpoint: faults: the wrapper killed after the runtime restored" {
+	local b vol img snap old id2
+	_fault_setup
+	_restore_fault restore-after-runtime "$vol" "$b" "$img" "$snap"
+	[ "$(_gen "$vol")" = 2 ]
+	_refused "$b" "$vol" "$img" "used after the checkpoint"
+	id2=$(nsfd_unique_id rf2)
+	nsfd_wrapper_create_start "$b" "$id2"
 	nsfd_wrapper_stop_delete "$id2"
 	nsfd_wrapper_gone "$id2" "$vol"
 	nsfd_fault_assert_clean "$id2" "$snap"
@@ -437,12 +458,6 @@ _assert_holder_not_live () {
 		return 1
 	fi
 }
-
-@test "checkpoint: faults: restore-after-record" { _restore_fault restore-after-record; }
-@test "checkpoint: faults: wrapper-after-acquire (restore)" { _restore_fault wrapper-after-acquire; }
-@test "checkpoint: faults: wrapper-after-overlay (restore)" { _restore_fault wrapper-after-overlay; }
-@test "checkpoint: faults: restore-before-exec" { _restore_fault restore-before-exec; }
-@test "checkpoint: faults: restore-after-runtime" { _restore_fault restore-after-runtime; }
 
 # --- podman ----------------------------------------------------------------------------
 
