@@ -83,7 +83,8 @@ _checkpoint () {
 	local id=$1 img=$2
 	shift 2
 	mkdir -p "$img.work"
-	# runc and crun take seconds around CRIU's own 0.1 s (more on a loaded machine).
+	# runc and crun take seconds around CRIU's own 0.1 s; CRIU has been seen to stall for
+	# 40 s at its start on this shared machine.
 	NSFD_RUN_TIMEOUT=180 nsfd_wrapper checkpoint --image-path "$img" --work-path "$img.work" "$@" "$id"
 	echo "checkpoint $id: $status: $output"
 	((status == 0)) || _criu_log "$img.work"/dump.log
@@ -106,7 +107,7 @@ _restore () {
 	nsfd_track_container "$(_nsfd_wrapper_cmdline)" "$id"
 	_nsfd_track wrapper-id "$id"
 	mkdir -p "$img.rwork"
-	nsfd_wrapper restore --image-path "$img" --work-path "$img.rwork" --bundle "$b" --detach \
+	NSFD_RUN_TIMEOUT=180 nsfd_wrapper restore --image-path "$img" --work-path "$img.rwork" --bundle "$b" --detach \
 		--pid-file "$NSFD_W_DIR/$id.pid" "$id"
 	echo "restore $id: $status: $output"
 	((status == 0)) || _criu_log "$img.rwork"/restore.log
