@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -76,6 +77,27 @@ listen_socket (struct hook_ctx *ctx, nsfd_error_t *err)
   return nsfd_hs_listen (path, 0600, plan->root_uid, plan->root_gid, err);
 }
 
+/* runc runs the createRuntime hooks of a restore too (CRIU's setup-namespaces
+ * step, runc 1.3.6), with CRIU's restorer as the container's "init"; no
+ * createContainer follows, so hook mode cannot put the layer under the
+ * restored processes.  Told by the process's executable. */
+static bool
+is_criu_restore (pid_t pid)
+{
+  char link[64], exe[4096];
+  ssize_t n;
+  const char *base;
+
+  snprintf (link, sizeof (link), "/proc/%d/exe", (int) pid);
+  n = readlink (link, exe, sizeof (exe) - 1);
+  if (n <= 0)
+    return false;
+  exe[n] = '\0';
+  base = strrchr (exe, '/');
+  base = base ? base + 1 : exe;
+  return strcmp (base, "criu") == 0 || strncmp (base, "criu ", 5) == 0;
+}
+
 int
 hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
 {
@@ -89,6 +111,11 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
   if (ctx->state.pid <= 0)
     return nsfd_make_error (err, EINVAL, "the OCI state has no pid: register nsfdsuds-hook at createRuntime "
                             "(where the runtime reports the container's host pid)");
+  if (is_criu_restore (ctx->state.pid))
+    return nsfd_make_error (err, EOPNOTSUPP,
+                            "this is a restore (CRIU): in hook mode the restored processes would run on the image "
+                            "root, without their persistent layer, so nsfdsuds refuses. Restore through the "
+                            "runtime wrapper nsfdsuds-runtime (docs/checkpoint.md)");
   if (nsfd_session_resolve (s, ctx->state.bundle, err) < 0)
     return -1;
   nsfd_log_step (ctx->state.id, "plan");

@@ -31,4 +31,7 @@ nsfd_fault (const char *name)
  *            mounter-after-accept, worker-after-setns, worker-after-attach,
  *            worker-after-carry, worker-before-reply (mounter), agent-after-send
  *   wrapper: wrapper-after-acquire, wrapper-after-overlay, wrapper-before-exec,
- *            wrapper-after-runtime */
+ *            wrapper-after-runtime
+ *   restore: restore-after-record, wrapper-after-acquire, wrapper-after-overlay,
+ *            restore-before-exec, restore-after-runtime
+ *   checkpoint: checkpoint-after-runtime, checkpoint-after-sync */

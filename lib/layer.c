@@ -425,6 +425,7 @@ nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
                     const char *mode, nsfd_error_t *err)
 {
   struct nsfd_holder h;
+  bool same;
   int r;
 
   if (lock_layer (l->dir_fd, err) < 0)
@@ -440,7 +441,11 @@ nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
       r = busy_error (l, &h, err);
       goto out;
     }
+  /* Only a new holder is a new use of the layer: not the wrapper's pid update. */
+  same = r == 1 && strcmp (h.container, container_id) == 0 && nsfd_holder_alive (&h);
   r = write_holder (l->dir_fd, container_id, pid, mode, err);
+  if (r == 0 && !same && !l->defer_generation)
+    r = nsfd_layer_generation_bump (l->dir_fd, &l->generation, err);
 out:
   (void) flock (l->dir_fd, LOCK_UN);
   return r < 0 ? r : 0;

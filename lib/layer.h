@@ -8,6 +8,7 @@
  *       upper/                        overlay upper (owner/mode of the lower's /)
  *       work/                         overlay work dir, 0700 root
  *       holder.json                   present while a container uses the layer
+ *       generation                    how many times a container started on it
  */
 #pragma once
 
@@ -24,6 +25,7 @@
 #define NSFD_LAYER_HOLDER "holder.json"
 #define NSFD_LAYER_UPPER "upper"
 #define NSFD_LAYER_WORK "work"
+#define NSFD_LAYER_GENERATION "generation"
 /* Options every mount of a layer uses, so that the same layer is always
  * mounted the same way whatever the kernel's defaults are. */
 #define NSFD_LAYER_OVERLAY_OPTIONS "index=off,metacopy=off,redirect_dir=off"
@@ -38,6 +40,8 @@ struct nsfd_layer
   char *lower_id;    /* lower fingerprint recorded in layer.json, or NULL */
   int lower_id_scheme; /* how lower_id was computed (lib/lowerid.h); 1 for old records */
   char *created_at;
+  unsigned long long generation; /* after nsfd_layer_acquire: the generation it started */
+  bool defer_generation; /* acquire leaves the generation alone (a restore advances it itself) */
 };
 
 void nsfd_layer_init (struct nsfd_layer *l);
@@ -53,10 +57,21 @@ int nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_r
                      struct nsfd_layer *out, nsfd_error_t *err);
 
 /* Records container_id (whose init is pid) as the user of the layer.  If
- * another live container holds it, fails with EBUSY naming the holder.  A
+ * another live container holds it, fails with EBUSY naming the holder.  A new
+ * holder (not this container's live record) moves the generation on.  A
  * record whose process is gone, or from an earlier boot, is stale and replaced. */
 int nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
                         const char *mode, nsfd_error_t *err);
+/* The layer's generation (lib/layer-generation.c): 0 for a layer that never
+ * had one.  Bump (the caller holds the layer's lock) adds one and stores it;
+ * nsfd_layer_acquire bumps it for every new holder. */
+int nsfd_layer_generation_read (int dir_fd, unsigned long long *out, nsfd_error_t *err);
+int nsfd_layer_generation_bump (int dir_fd, unsigned long long *out, nsfd_error_t *err);
+/* The same taking the layer's lock itself; with expect, only when the
+ * generation is *expect (else ESTALE naming both). */
+int nsfd_layer_generation_advance (const struct nsfd_layer *l, const unsigned long long *expect,
+                                   unsigned long long *out, nsfd_error_t *err);
+
 /* Replaces the pid of our own record (the wrapper learns the container's pid
  * only after the runtime's create). */
 int nsfd_layer_update_pid (struct nsfd_layer *l, const char *container_id, pid_t pid, nsfd_error_t *err);

@@ -25,13 +25,14 @@ enum key_kind
   KEY_KEEP_VISIBLE,
   KEY_LAYER,
   KEY_ACCEPT_IMAGE_CHANGE,
+  KEY_RESTORE_ANY_LAYER,
   KEY__COUNT,
 };
 
 static const char *const key_names[KEY__COUNT] = { "persist", "lower", "keep-volume-visible", "layer",
-                                                                   "accept-image-change" };
+                                                                   "accept-image-change", "restore-any-layer" };
 
-#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer, accept-image-change"
+#define KNOWN_KEYS "persist, lower, keep-volume-visible, layer, accept-image-change, restore-any-layer"
 
 static bool
 is_sandbox (const struct nsfd_annotations *a)
@@ -271,6 +272,7 @@ check_value (const struct our_key *k, nsfd_error_t *err)
       return parse_path_value (k->full, k->value, &path, err);
     case KEY_KEEP_VISIBLE:
     case KEY_ACCEPT_IMAGE_CHANGE:
+    case KEY_RESTORE_ANY_LAYER:
       return parse_bool_value (k->full, k->value, &b, err);
     case KEY_LAYER:
       return check_layer_name (k->full, k->value, err);
@@ -411,7 +413,8 @@ fill_request (const struct our_key *const eff[KEY__COUNT], struct nsfd_request *
                                 eff[KEY_LOWER]->full, out->lower_dest);
     }
   if (bool_option (eff[KEY_KEEP_VISIBLE], &out->keep_volume_visible, err) < 0
-      || bool_option (eff[KEY_ACCEPT_IMAGE_CHANGE], &out->accept_image_change, err) < 0)
+      || bool_option (eff[KEY_ACCEPT_IMAGE_CHANGE], &out->accept_image_change, err) < 0
+      || bool_option (eff[KEY_RESTORE_ANY_LAYER], &out->restore_any_layer, err) < 0)
     return -1;
   out->layer_name = strdup (eff[KEY_LAYER] ? eff[KEY_LAYER]->value : NSFD_DEFAULT_LAYER_NAME);
   if (out->layer_name == NULL)

@@ -21,6 +21,7 @@ struct nsfd_request
   char *lower_dest;       /* optional read-only base volume, or NULL */
   int keep_volume_visible;
   int accept_image_change;  /* the lower changed and the user says that is fine */
+  int restore_any_layer;    /* restore a checkpoint whatever layer state it finds (docs/checkpoint.md) */
   char *layer_name;       /* directory name of the layer inside the volume */
 };
 

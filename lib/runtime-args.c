@@ -9,7 +9,10 @@ static const char *const global_with_value[] = { "log", "log-format", "root", "c
 static const char *const cmd_with_value[] = { "bundle", "b", "pid-file", "console-socket", "preserve-fds",
                                               "config", "f", "process", "p", "cwd", "env", "e", "user", "u",
                                               "additional-gids", "g", "process-label", "apparmor", "cap", "c",
-                                              NULL };
+                                              /* checkpoint and restore (runc, crun) */
+                                              "image-path", "work-path", "parent-path", "page-server",
+                                              "manage-cgroups-mode", "empty-ns", "status-fd", "lsm-profile",
+                                              "lsm-mount-context", NULL };
 
 static int
 in_list (const char *name, size_t len, const char *const *list)
@@ -92,6 +95,8 @@ nsfd_runtime_args_parse (int argc, char *const *argv, struct nsfd_runtime_args *
       name = option_name (a, &len, &attached);
       if ((len == 6 && strncmp (name, "detach", 6) == 0) || (len == 1 && name[0] == 'd' && a[1] != '-'))
         out->detach = 1;
+      if (len == 13 && strncmp (name, "leave-running", 13) == 0)
+        out->leave_running = 1;
       /* delete -f is --force (runc, crun), not crun's create -f CONFIG: taking
        * the id as its value would leave the layer held after delete. */
       if (in_list (name, len, cmd_with_value)
@@ -102,6 +107,10 @@ nsfd_runtime_args_parse (int argc, char *const *argv, struct nsfd_runtime_args *
             out->bundle = value;
           else if (len == 8 && strncmp (name, "pid-file", 8) == 0)
             out->pid_file = value;
+          else if (len == 10 && strncmp (name, "image-path", 10) == 0)
+            out->image_path = value;
+          else if (len == 9 && strncmp (name, "work-path", 9) == 0)
+            out->work_path = value;
           if (!attached)
             i++;
         }

@@ -15,7 +15,10 @@ struct nsfd_runtime_args
   const char *root;       /* global --root value */
   const char *log;        /* global --log value (the engine reads errors from it) */
   const char *log_format; /* global --log-format value ("text", "json") */
+  const char *image_path; /* checkpoint/restore --image-path (default: ./checkpoint) */
+  const char *work_path;  /* checkpoint/restore --work-path */
   int detach;             /* run -d / --detach */
+  int leave_running;      /* checkpoint --leave-running */
 };
 
 /* Never fails: anything it does not understand is left for the runtime. */

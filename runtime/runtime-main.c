@@ -1,6 +1,7 @@
-/* Entry point: one config read decides; `create`/`run` of an activated
- * container gets its persistent root, `delete` of one we set up releases
- * it, everything else is the real runtime exec'd unchanged. */
+/* Entry point: one config read decides; `create`/`run` (and `restore`) of an
+ * activated container gets its persistent root, `delete` of one we set up
+ * releases it, `checkpoint` of one records its layer, everything else is the
+ * real runtime exec'd unchanged. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -125,13 +126,18 @@ main (int argc, char **argv)
   s.report = report;
   if (a.cmd && a.id && strcmp (a.cmd, "delete") == 0)
     return wrapper_delete (&s, &a, argv);
-  if (a.cmd == NULL || a.id == NULL || (strcmp (a.cmd, "create") != 0 && strcmp (a.cmd, "run") != 0)
+  if (a.cmd && a.id && strcmp (a.cmd, "checkpoint") == 0)
+    return runtime_checkpoint (&s, &a, argv);
+  if (a.cmd == NULL || a.id == NULL
+      || (strcmp (a.cmd, "create") != 0 && strcmp (a.cmd, "run") != 0 && strcmp (a.cmd, "restore") != 0)
       || (bundle = bundle_path (&a, bundle_buf)) == NULL)
     runtime_exec (runtime_real (&s.cfg), argv);
   r = decide (&s, &a, bundle, &oci, &err);
   if (r == 0)
     runtime_exec (runtime_real (&s.cfg), argv);
-  if (r > 0 && (r = wrapper_create (&s, &a, bundle, &oci, argv, &err)) >= 0)
+  if (r > 0 && strcmp (a.cmd, "restore") == 0 && (r = runtime_restore (&s, &a, bundle, argv, &err)) >= 0)
+    return r;
+  if (r > 0 && strcmp (a.cmd, "restore") != 0 && (r = wrapper_create (&s, &a, bundle, &oci, argv, &err)) >= 0)
     return r;
   nsfd_log (NSFD_LOG_ERROR, a.id, "the container cannot get its persistent root: %s", nsfd_error_text (err));
   runtime_log_for_engine (&a, "the container cannot get its persistent root", nsfd_error_text (err));

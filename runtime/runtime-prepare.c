@@ -79,6 +79,12 @@ write_record (struct nsfd_session *s, nsfd_error_t *err)
 int
 runtime_prepare_root (struct nsfd_session *s, nsfd_error_t *err)
 {
+  return runtime_prepare_root_checked (s, NULL, NULL, err);
+}
+
+int
+runtime_prepare_root_checked (struct nsfd_session *s, runtime_layer_check check, void *ctx, nsfd_error_t *err)
+{
   struct nsfd_overlay_spec spec;
   cleanup_close int idfd = -1;
   char stubs[4096];
@@ -89,7 +95,7 @@ runtime_prepare_root (struct nsfd_session *s, nsfd_error_t *err)
   /* Everything is opened after unshare so that the overlay's layers belong
    * to this namespace and their fds can be used as they are. */
   if (enter_private_namespace (err) < 0 || nsfd_session_open_layer (s, err) < 0
-      || nsfd_session_acquire (s, getpid (), err) < 0)
+      || (check && check (s, ctx, err) < 0) || nsfd_session_acquire (s, getpid (), err) < 0)
     goto fail;
   nsfd_log_step (s->id, "namespace, layer opened and acquired");
   NSFD_FAULT ("wrapper-after-acquire");

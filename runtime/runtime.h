@@ -28,6 +28,23 @@ pid_t runtime_container_pid (const char *runtime, const struct nsfd_runtime_args
  * the layer, mounts the overlay on the rootfs, hides the volume, and writes
  * <runDir>/<id>/record (runtime-prepare.c). */
 int runtime_prepare_root (struct nsfd_session *s, nsfd_error_t *err);
+/* The same with check called once the layer is open, before it is held
+ * (restore: is it the checkpoint's layer?). */
+typedef int (*runtime_layer_check) (struct nsfd_session *s, void *ctx, nsfd_error_t *err);
+int runtime_prepare_root_checked (struct nsfd_session *s, runtime_layer_check check, void *ctx, nsfd_error_t *err);
+
+/* checkpoint ID of a container we set up: the real runtime's checkpoint, the
+ * layer made durable, the record written into the image directory
+ * (runtime-checkpoint.c).  Returns the exit code. */
+int runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, char **argv);
+/* restore of an activated container: the root as for create, checked
+ * against the checkpoint's record, then the real runtime's restore on it
+ * (runtime-restore.c).  The exit code, or <0 with err. */
+int runtime_restore (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *bundle, char **argv,
+                     nsfd_error_t *err);
+/* The checkpoint's image directory: --image-path, else ./checkpoint as in
+ * runc and crun. */
+const char *runtime_image_dir (const struct nsfd_runtime_args *a);
 
 /* Appends our error line to the engine's --log file in its format, where
  * containerd's shim and CRI-O look for a failed create's reason. */

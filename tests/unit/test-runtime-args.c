@@ -185,6 +185,32 @@ test_argv_untouched (void)
   CHECK (a.root == a1 + 7 && a.bundle == a3 + 9 && a.id == a4, "values point into argv");
 }
 
+/* checkpoint and restore as runc, crun and podman write them: the values of
+ * their options are not taken for the id. */
+static void
+test_checkpoint_restore (void)
+{
+  struct nsfd_runtime_args a;
+
+  a = parse ("--root", "/r", "checkpoint", "--image-path", "/img", "--work-path", "/w", "--leave-running",
+             "--tcp-established", "--manage-cgroups-mode", "soft", "--parent-path", "../pre", "abc", NULL);
+  expect ("runc checkpoint", a, 3, "checkpoint", "abc", NULL, NULL, "/r", 0);
+  CHECK (eq (a.image_path, "/img") && eq (a.work_path, "/w") && a.leave_running, "its image and work paths");
+  a = parse ("checkpoint", "--image-path=/img", "abc", NULL);
+  expect ("crun checkpoint --image-path=", a, 1, "checkpoint", "abc", NULL, NULL, NULL, 0);
+  CHECK (eq (a.image_path, "/img") && a.work_path == NULL && !a.leave_running, "default stop");
+  a = parse ("checkpoint", "--page-server", "10.0.0.1:27", "--status-fd", "5", "--empty-ns", "network", "abc",
+             NULL);
+  expect ("checkpoint with valued options", a, 1, "checkpoint", "abc", NULL, NULL, NULL, 0);
+  CHECK (a.image_path == NULL, "no image path: the runtime's default");
+  a = parse ("--root", "/r", "restore", "--image-path", "/img", "--work-path", "/w", "--bundle", "/b", "--detach",
+             "--pid-file", "/p", "--lsm-profile", "apparmor:x", "--lsm-mount-context", "ctx", "abc", NULL);
+  expect ("restore", a, 3, "restore", "abc", "/b", "/p", "/r", 1);
+  CHECK (eq (a.image_path, "/img") && eq (a.work_path, "/w"), "restore's image and work paths");
+  a = parse ("restore", "-d", "-b", "/b", "--console-socket", "/s", "abc", NULL);
+  expect ("restore -d -b", a, 1, "restore", "abc", "/b", NULL, NULL, 1);
+}
+
 int
 main (void)
 {
@@ -196,5 +222,6 @@ main (void)
   test_delete_force_short ();
   test_no_command ();
   test_argv_untouched ();
+  test_checkpoint_restore ();
   TAP_DONE ();
 }
