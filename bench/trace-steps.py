@@ -2,7 +2,7 @@
 """bench/trace-steps.py LOG...: where the time of an activated start goes.
 
 Each LOG is `strace --seccomp-bpf -f -ttt -s 300 -e trace=write,execve,exit_group,pivot_root`
-of one `runtime run`, with nsfdsuds at logLevel "debug" and log ["stderr"] so that the
+of one `runtime run`, with nsfdsuds at logLevel "trace" and log ["stderr"] so that the
 step lines (lib/log.c nsfd_log_step) are written where strace sees them.  Prints, per
 pair of consecutive events, the median over the logs.  Not used by bench/run.sh; see
 "Where the time goes" in docs/performance.md for how it is run."""
@@ -11,7 +11,7 @@ import re
 import statistics
 import sys
 
-STEP = re.compile(r'write\(2, "nsfdsuds-[a-z]+: debug: (?:container [^:]*: )?step (.+?): \d+ us')
+STEP = re.compile(r'write\(2, "nsfdsuds-[a-z]+: trace: (?:container [^:]*: )?step (.+?): \d+ us')
 LINE = re.compile(r'(\d+)\s+(\d+\.\d+)\s+(.*)')
 EXEC = re.compile(r'execve\("([^"]+)", \[(.*?)\]')
 

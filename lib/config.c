@@ -235,7 +235,7 @@ field_run_dir (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *e
 static int
 field_log_level (const struct nsfd_json *v, struct nsfd_config *c, nsfd_error_t *err)
 {
-  static const char *const levels[] = { "error", "warning", "info", "debug", NULL };
+  static const char *const levels[] = { "error", "warning", "info", "debug", "trace", NULL };
   cleanup_free char *s = NULL;
   if (parse_enum (v, "logLevel", levels, &s, err) < 0)
     return -1;

@@ -8,6 +8,7 @@ enum nsfd_log_level
   NSFD_LOG_WARNING,
   NSFD_LOG_INFO,
   NSFD_LOG_DEBUG,
+  NSFD_LOG_TRACE,   /* the step timings of a start (docs/performance.md) */
 };
 
 enum nsfd_log_sink

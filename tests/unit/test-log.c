@@ -59,6 +59,7 @@ main (void)
   CHECK (nsfd_log_level_parse ("warning") == NSFD_LOG_WARNING, "parse warning");
   CHECK (nsfd_log_level_parse ("info") == NSFD_LOG_INFO, "parse info");
   CHECK (nsfd_log_level_parse ("debug") == NSFD_LOG_DEBUG, "parse debug");
+  CHECK (nsfd_log_level_parse ("trace") == NSFD_LOG_TRACE, "parse trace (the step timings)");
   CHECK (nsfd_log_level_parse ("DEBUG") == -1, "parse is case-sensitive");
   CHECK (nsfd_log_level_parse ("") == -1, "parse empty");
   CHECK (nsfd_log_level_parse ("warn") == -1, "parse unknown");
