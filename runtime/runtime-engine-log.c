@@ -3,6 +3,7 @@
  * there, in the format asked for (logrus json or text), so the reason
  * reaches the user (kubectl describe).  Best effort. */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 
 #include "cleanup.h"
 #include "json.h"
+#include "log.h"
 #include "runtime.h"
 
 void
@@ -29,4 +31,18 @@ runtime_log_for_engine (const struct nsfd_runtime_args *a, const char *what, con
   fd = open (a->log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd >= 0)
     (void) !write (fd, line, (size_t) n);
+}
+
+void
+runtime_log_success (const struct nsfd_session *s, const char *fmt, ...)
+{
+  char msg[4096];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof (msg), fmt, ap);
+  va_end (ap);
+  nsfd_log_set_sinks (s->cfg.log_sinks & ~NSFD_LOG_SINK_STDERR);
+  nsfd_log (NSFD_LOG_INFO, s->id, "%s", msg);
+  nsfd_log_set_sinks (s->cfg.log_sinks);
 }

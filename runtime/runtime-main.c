@@ -72,36 +72,17 @@ wrapper_create (struct nsfd_session *s, const struct nsfd_runtime_args *a, const
                 struct nsfd_oci_config *oci, char **argv, nsfd_error_t *err)
 {
   int status;
-  pid_t pid;
 
   nsfd_log_step (a->id, "config and activation");
   if (nsfd_session_resolve_with (s, bundle, oci, err) < 0 || runtime_prepare_root (s, err) < 0)
     return -1;
   nsfd_log_step (a->id, "root prepared");
-  /* The engine hands create the container's stdio: what goes to stderr now
-   * is the first line of the container's log (kubectl logs), and host paths
-   * are not the user's business.  Success goes to the system log only. */
-  nsfd_log_set_sinks (s->cfg.log_sinks & ~NSFD_LOG_SINK_STDERR);
-  nsfd_log (NSFD_LOG_INFO, a->id, "persistent root on %s (layer %s)", s->plan.rootfs, s->plan.layer.path);
-  nsfd_log_set_sinks (s->cfg.log_sinks);
+  runtime_log_success (s, "persistent root on %s (layer %s)", s->plan.rootfs, s->plan.layer.path);
   NSFD_FAULT ("wrapper-before-exec");
   status = runtime_run (runtime_real (&s->cfg), argv);
   NSFD_FAULT ("wrapper-after-runtime");
   nsfd_log_step (a->id, "runtime exited");
-  if (status != 0 || (strcmp (a->cmd, "run") == 0 && !a->detach))
-    {
-      /* Failed, or a foreground run that has ended: the layer is free. */
-      nsfd_session_release (s);
-      return runtime_exit_code (status);
-    }
-  pid = runtime_container_pid (runtime_real (&s->cfg), a);
-  if (pid <= 0 || nsfd_session_update_pid (s, pid, err) < 0)
-    {
-      nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s",
-                s->plan.layer.path, *err ? nsfd_error_text (*err) : "no pid");
-      nsfd_error_free (err);
-    }
-  return 0;
+  return runtime_after_start (s, a, status, strcmp (a->cmd, "run") != 0 || a->detach);
 }
 
 int

@@ -114,3 +114,21 @@ fail:
   nsfd_session_release (s);
   return -1;
 }
+
+int
+runtime_after_start (struct nsfd_session *s, const struct nsfd_runtime_args *a, int status, bool running)
+{
+  cleanup_error nsfd_error_t err = NULL;
+  pid_t pid;
+
+  if (status != 0 || !running)
+    {
+      nsfd_session_release (s);
+      return runtime_exit_code (status);
+    }
+  pid = runtime_container_pid (runtime_real (&s->cfg), a);
+  if (pid <= 0 || nsfd_session_update_pid (s, pid, &err) < 0)
+    nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s", s->plan.layer.path,
+              err ? nsfd_error_text (err) : "no pid");
+  return 0;
+}

@@ -102,7 +102,6 @@ runtime_restore (struct nsfd_session *s, const struct nsfd_runtime_args *a, cons
 {
   struct restore_ctx c = { 0 };
   int status;
-  pid_t pid;
 
   if (nsfd_session_resolve (s, bundle, err) < 0 || read_record (s, a, &c, err) < 0)
     return -1;
@@ -115,22 +114,9 @@ runtime_restore (struct nsfd_session *s, const struct nsfd_runtime_args *a, cons
       nsfd_session_release (s);
       return -1;
     }
-  nsfd_log (NSFD_LOG_INFO, a->id, "restoring onto the persistent root on %s (layer %s, generation %llu)",
-            s->plan.rootfs, s->plan.layer.path, s->plan.layer.generation);
+  runtime_log_success (s, "restoring onto the persistent root on %s (layer %s, generation %llu)", s->plan.rootfs,
+                       s->plan.layer.path, s->plan.layer.generation);
   status = runtime_run (runtime_real (&s->cfg), argv);
   NSFD_FAULT ("restore-after-runtime");
-  if (status != 0 || !a->detach)
-    {
-      /* Failed, or a foreground restore whose container has ended. */
-      nsfd_session_release (s);
-      return runtime_exit_code (status);
-    }
-  pid = runtime_container_pid (runtime_real (&s->cfg), a);
-  if (pid <= 0 || nsfd_session_update_pid (s, pid, err) < 0)
-    {
-      nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s",
-                s->plan.layer.path, *err ? nsfd_error_text (*err) : "no pid");
-      nsfd_error_free (err);
-    }
-  return 0;
+  return runtime_after_start (s, a, status, a->detach);
 }

@@ -7,6 +7,7 @@
  * lib/session.c; see docs/runtime-wrapper.md. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -45,6 +46,17 @@ int runtime_restore (struct nsfd_session *s, const struct nsfd_runtime_args *a, 
 /* The checkpoint's image directory: --image-path, else ./checkpoint as in
  * runc and crun. */
 const char *runtime_image_dir (const struct nsfd_runtime_args *a);
+
+/* After the real runtime's create, run or restore: a failure, or a container
+ * that has already ended (running false), frees the layer; else the
+ * container's pid goes into holder.json.  Returns the exit code. */
+int runtime_after_start (struct nsfd_session *s, const struct nsfd_runtime_args *a, int status, bool running);
+
+/* A success line: the system log only.  During create/restore the engine
+ * hands the runtime the container's own stdio, so a line on stderr would
+ * become the first line of the container's log (kubectl logs), host paths
+ * and all. */
+void runtime_log_success (const struct nsfd_session *s, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 /* Appends our error line to the engine's --log file in its format, where
  * containerd's shim and CRI-O look for a failed create's reason. */
