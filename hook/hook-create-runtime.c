@@ -3,7 +3,6 @@
  * the socket); then the mounter waits detached and the hook returns. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,8 +19,6 @@
 #include "log.h"
 #include "rundir.h"
 
-#define READY_TIMEOUT_MS 5000
-
 static void
 kill_and_reap (pid_t child)
 {
@@ -29,39 +26,59 @@ kill_and_reap (pid_t child)
   (void) waitpid (child, NULL, 0);
 }
 
-/* Forks the mounter; returns its pid once it has let go of our stdout and
- * stderr (so the runtime is not left waiting on them). */
+/* The runtime reads a hook's stdout and stderr until every copy of them is
+ * closed, so the mounter is forked with /dev/null on its stdio: it never holds
+ * the runtime's pipes and the hook can exit at once, without waiting for the
+ * child to be scheduled and let go of them. */
+static pid_t
+fork_without_stdio (nsfd_error_t *err)
+{
+  cleanup_close int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  int saved[3];
+  pid_t child;
+  int e;
+
+  if (devnull < 0)
+    return nsfd_make_error (err, errno, "opening /dev/null");
+  for (int i = 0; i < 3; i++)
+    {
+      saved[i] = fcntl (i, F_DUPFD_CLOEXEC, 3); /* -1: it was closed */
+      (void) dup2 (devnull, i);
+    }
+  child = fork ();
+  e = errno;
+  for (int i = 0; i < 3; i++)
+    {
+      if (child == 0)
+        {
+          if (saved[i] >= 0)
+            close (saved[i]);
+          continue;
+        }
+      if (saved[i] >= 0)
+        {
+          (void) dup2 (saved[i], i);
+          close (saved[i]);
+        }
+      else
+        close (i);
+    }
+  if (child < 0)
+    return nsfd_make_error (err, e, "fork of the mounter");
+  return child;
+}
+
+/* Forks the mounter, which takes the listening socket and the pidfd. */
 static pid_t
 start_mounter (struct hook_ctx *ctx, int *listen_fd, int *pidfd, nsfd_error_t *err)
 {
-  cleanup_close int ready_r = -1;
-  cleanup_close int ready_w = -1;
-  int ready[2];
-  struct pollfd p;
-  char byte = 0;
-  pid_t child;
+  pid_t child = fork_without_stdio (err);
 
-  if (pipe2 (ready, O_CLOEXEC) < 0)
-    return nsfd_make_error (err, errno, "pipe");
-  ready_r = ready[0];
-  ready_w = ready[1];
-  child = fork ();
   if (child < 0)
-    return nsfd_make_error (err, errno, "fork of the mounter");
+    return -1;
   if (child == 0)
-    {
-      nsfd_closep (&ready_r);
-      hook_mounter_run (ctx, nsfd_take_fd (listen_fd), nsfd_take_fd (pidfd), nsfd_take_fd (&ready_w));
-    }
-  nsfd_closep (&ready_w);
+    hook_mounter_run (ctx, nsfd_take_fd (listen_fd), nsfd_take_fd (pidfd));
   nsfd_closep (listen_fd);
-  p.fd = ready_r;
-  p.events = POLLIN;
-  if (poll (&p, 1, READY_TIMEOUT_MS) <= 0 || read (ready_r, &byte, 1) != 1 || byte != 'R')
-    {
-      kill_and_reap (child);
-      return nsfd_make_error (err, EIO, "the mounter for container \"%s\" did not start", ctx->state.id);
-    }
   return child;
 }
 
@@ -143,7 +160,7 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
   child = start_mounter (ctx, &listen_fd, &pidfd, err);
   if (child < 0)
     goto fail;
-  nsfd_log_step (ctx->state.id, "mounter ready");
+  nsfd_log_step (ctx->state.id, "mounter forked");
   NSFD_FAULT ("runtime-after-fork");
 
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", s->plan.layer.path);

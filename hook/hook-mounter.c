@@ -30,6 +30,7 @@
 #include "rundir.h"
 #include "runtime-detect.h"
 #include "scm-rights.h"
+#include "subprocess.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -103,6 +104,7 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
   struct nsfd_hs_msg m;
   struct ucred cred;
   char what[512];
+  cleanup_child pid_t worker = -1;
   int r;
 
   memset (&m, 0, sizeof (m));
@@ -152,7 +154,7 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
       r = -1;
     }
   else
-    r = hook_worker_assemble (ctx, m.ns.fd[NSFD_NS_MNT], &err);
+    r = hook_worker_assemble (ctx, m.ns.fd[NSFD_NS_MNT], &worker, &err);
   nsfd_hs_msg_free (&m);
   nsfd_log_step (ctx->state.id, "mounter: worker done");
   if (r < 0)
@@ -161,30 +163,22 @@ serve_one (struct hook_ctx *ctx, int sock, int pidfd)
       reply (sock, err->status ? err->status : EIO, nsfd_error_text (err));
       return -1;
     }
-  nsfd_log (NSFD_LOG_INFO, ctx->state.id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
   NSFD_FAULT ("worker-before-reply");
   reply (sock, 0, "ok");
   nsfd_log_step (ctx->state.id, "mounter: answered");
+  /* Logged after the answer: the container is waiting for it. */
+  nsfd_log (NSFD_LOG_INFO, ctx->state.id, "persistent root set up: layer %s, rootfs %s", plan->layer.path, plan->rootfs);
   return 0;
 }
 
-/* Detached from the runtime: own session, stdio on /dev/null (the system
- * log is where the mounter reports), SIGTERM/SIGINT end the wait. */
+/* Detached from the runtime: own session, stdio on /dev/null since the fork
+ * (the system log is where the mounter reports), SIGTERM/SIGINT end the wait. */
 static void
-detach (int ready_fd)
+detach (void)
 {
   struct sigaction sa = { .sa_handler = on_term };
-  int devnull;
 
   setsid ();
-  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull >= 0)
-    {
-      dup2 (devnull, 0);
-      dup2 (devnull, 1);
-      dup2 (devnull, 2);
-      close (devnull);
-    }
   /* At debug level the lines also go to stderr, /dev/null now, where a
    * tracer (strace -e trace=write) still sees the step timings. */
   nsfd_log_set_sinks (NSFD_LOG_SINK_SYSLOG | (nsfd_log_get_level () >= NSFD_LOG_DEBUG ? NSFD_LOG_SINK_STDERR : 0));
@@ -193,8 +187,6 @@ detach (int ready_fd)
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
-  (void) !write (ready_fd, "R", 1);
-  close (ready_fd);
 }
 
 /* Waits for the agent until deadline: 1 a connection is pending, 0 keep
@@ -244,12 +236,12 @@ mounter_cleanup (struct hook_ctx *ctx, int result)
 }
 
 void
-hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd, int ready_fd)
+hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd)
 {
   long long deadline = nsfd_now_ms () + ctx->session.cfg.mounter_lifetime_ms;
   int result = -1;
 
-  detach (ready_fd);
+  detach ();
   while (!stop_requested)
     {
       cleanup_error nsfd_error_t err = NULL;

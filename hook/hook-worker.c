@@ -39,13 +39,13 @@ assemble_in_namespace (void *arg, nsfd_error_t *err)
 }
 
 int
-hook_worker_assemble (struct hook_ctx *ctx, int mnt_fd, nsfd_error_t *err)
+hook_worker_assemble (struct hook_ctx *ctx, int mnt_fd, pid_t *unreaped, nsfd_error_t *err)
 {
   struct work w = { .ctx = ctx, .mnt_fd = mnt_fd };
 
   if (nsfd_session_rundir_path (&ctx->session, NSFD_RUNDIR_STAGING, w.staging, sizeof (w.staging), err) < 0
       || nsfd_session_rundir_path (&ctx->session, NSFD_RUNDIR_STUBS, w.stubs, sizeof (w.stubs), err) < 0)
     return -1;
-  return nsfd_run_in_child (assemble_in_namespace, &w, ctx->session.cfg.handshake_timeout_ms,
-                            "building the persistent root", err);
+  return nsfd_run_in_child_unreaped (assemble_in_namespace, &w, ctx->session.cfg.handshake_timeout_ms,
+                                     "building the persistent root", unreaped, err);
 }

@@ -23,10 +23,12 @@ int hook_create_container (struct hook_ctx *ctx, nsfd_error_t *err);
 int hook_poststop (struct hook_ctx *ctx, nsfd_error_t *err);
 
 /* The mounter: runs detached after createRuntime returns; never returns. */
-__attribute__ ((noreturn)) void hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd, int ready_fd);
+__attribute__ ((noreturn)) void hook_mounter_run (struct hook_ctx *ctx, int listen_fd, int pidfd);
 /* Builds the root in the container's mount namespace mnt_fd, from a forked
- * worker bounded by the handshake timeout (hook-worker.c). */
-int hook_worker_assemble (struct hook_ctx *ctx, int mnt_fd, nsfd_error_t *err);
+ * worker bounded by the handshake timeout (hook-worker.c).  A worker that
+ * answered is left unreaped in *unreaped (nsfd_child_reap), so that the agent
+ * can be answered first. */
+int hook_worker_assemble (struct hook_ctx *ctx, int mnt_fd, pid_t *unreaped, nsfd_error_t *err);
 
 /* The state on stdin, bounded in size and time (hook-state.c). */
 int hook_read_state (struct nsfd_oci_state *st, nsfd_error_t *err);

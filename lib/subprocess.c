@@ -121,13 +121,27 @@ died_error (const char *what, int wstatus, nsfd_error_t *err)
                           WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : -1);
 }
 
+void
+nsfd_child_reap (pid_t pid)
+{
+  if (pid > 0)
+    (void) reap (pid, false);
+}
+
 int
 nsfd_run_in_child (int (*fn) (void *arg, nsfd_error_t *err), void *arg, unsigned timeout_ms, const char *what,
                    nsfd_error_t *err)
 {
+  return nsfd_run_in_child_unreaped (fn, arg, timeout_ms, what, NULL, err);
+}
+
+int
+nsfd_run_in_child_unreaped (int (*fn) (void *arg, nsfd_error_t *err), void *arg, unsigned timeout_ms,
+                            const char *what, pid_t *unreaped, nsfd_error_t *err)
+{
   struct child_result res;
   cleanup_close int rd = -1;
-  int pfd[2], wstatus, r;
+  int pfd[2], r;
   int64_t deadline;
   ssize_t got;
   pid_t pid;
@@ -163,10 +177,14 @@ nsfd_run_in_child (int (*fn) (void *arg, nsfd_error_t *err), void *arg, unsigned
         return nsfd_make_error (err, ETIMEDOUT, "%s took longer than %u ms", what, timeout_ms);
       return nsfd_make_error (err, e, "%s: reading the worker's result", what);
     }
-  /* A whole result means the child is in _exit: this wait is short. */
-  wstatus = reap (pid, got != (ssize_t) sizeof (res));
   if (got != (ssize_t) sizeof (res))
-    return died_error (what, wstatus, err);
+    return died_error (what, reap (pid, true), err);
+  /* A whole result means the child is in _exit: this wait is short, and a
+   * caller with an answer to give may do it first. */
+  if (unreaped)
+    *unreaped = pid;
+  else
+    (void) reap (pid, false);
   if (!res.failed)
     return 0;
   res.text[sizeof (res.text) - 1] = '\0';

@@ -3,6 +3,8 @@
  * whole, errno and message. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "error.h"
 
 #define NSFD_CHILD_MAX_TEXT 2048   /* the child's message, bytes (longer is cut) */
@@ -20,3 +22,17 @@
  *   fork or pipe failing: their errno. */
 int nsfd_run_in_child (int (*fn) (void *arg, nsfd_error_t *err), void *arg, unsigned timeout_ms, const char *what,
                        nsfd_error_t *err);
+
+/* The same, but when the child sent a whole result (success or fn's failure)
+ * it is not reaped: its pid is put in *unreaped and the caller must pass it to
+ * nsfd_child_reap.  For a caller that answers someone first; the child is
+ * already in _exit. */
+int nsfd_run_in_child_unreaped (int (*fn) (void *arg, nsfd_error_t *err), void *arg, unsigned timeout_ms,
+                                const char *what, pid_t *unreaped, nsfd_error_t *err);
+void nsfd_child_reap (pid_t pid);
+static inline void
+nsfd_child_reapp (pid_t *pid)
+{
+  nsfd_child_reap (*pid);
+}
+#define cleanup_child __attribute__ ((cleanup (nsfd_child_reapp)))

@@ -2,15 +2,26 @@
  * message carried back, nothing left behind. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "subprocess.h"
 #include "tap.h"
 #include "testutil.h"
+
+/* pid is a child of ours that has exited and is not reaped yet; looked at
+ * without reaping it (WNOWAIT). */
+static bool
+unreaped_child (pid_t pid)
+{
+  siginfo_t si = { 0 };
+  return waitid (P_PID, (id_t) pid, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid;
+}
 
 static int
 work_ok (void *arg, nsfd_error_t *err)
@@ -123,6 +134,30 @@ main (void)
   CHECK (nsfd_run_in_child (work_ok, &value, 0, "the work", &err) < 0 && err && err->status == EINVAL,
          "no time limit is refused");
   nsfd_error_free (&err);
+
+  {
+    pid_t left = -1;
+    r = nsfd_run_in_child_unreaped (work_ok, &value, 2000, "the work", &left, &err);
+    CHECK (r == 0 && left > 0, "unreaped: success, and the child's pid is handed over (%d)", (int) left);
+    CHECK (unreaped_child (left), "the child is left for the caller to reap");
+    nsfd_child_reap (left);
+    CHECK (tu_no_children (), "nsfd_child_reap reaps it");
+    left = -1;
+    r = nsfd_run_in_child_unreaped (work_enoent, "/no/such", 2000, "the work", &left, &err);
+    CHECK (r < 0 && err && err->status == ENOENT && left > 0, "unreaped: the work's failure is carried, pid handed over");
+    nsfd_error_free (&err);
+    nsfd_child_reap (left);
+    left = -1;
+    r = nsfd_run_in_child_unreaped (work_signal, NULL, 2000, "the work", &left, &err);
+    CHECK (r < 0 && left == -1 && tu_no_children (), "unreaped: a child that died without a result is reaped here");
+    nsfd_error_free (&err);
+    {
+      cleanup_child pid_t scoped = -1;
+      CHECK (nsfd_run_in_child_unreaped (work_ok, &value, 2000, "the work", &scoped, &err) == 0,
+             "cleanup_child: a scoped pid");
+    }
+    CHECK (tu_no_children (), "cleanup_child reaps at the end of its scope");
+  }
 
   CHECK (tu_count_fds () == before, "no fd left (%d before, %d after)", before, tu_count_fds ());
   CHECK (tu_no_children (), "no child left, running or zombie");
