@@ -292,12 +292,13 @@ carry_one (struct assembly *a, const struct nsfd_mount_entry *m, const char *rel
   src = nsfd_open_beneath (a->rootfs_fd, rel, O_PATH, 0, err);
   if (src < 0)
     return nsfd_error_wrap (err, "mount \"/%s\" in the container rootfs", rel);
-  if (fstat (src, &st) < 0)
-    return nsfd_make_error (err, errno, "stat mount \"/%s\"", rel);
   dst = nsfd_open_beneath (a->ovl_fd, rel, O_PATH, 0, err);
   if (dst < 0 && *err && (*err)->status == ENOENT)
     {
       nsfd_error_free (err);
+      /* Only a missing mount point needs to know what the mount is. */
+      if (fstat (src, &st) < 0)
+        return nsfd_make_error (err, errno, "stat mount \"/%s\"", rel);
       if (nsfd_stub_create (a->ovl_fd, rel, S_ISDIR (st.st_mode), err) < 0)
         return -1;
       dst = nsfd_open_beneath (a->ovl_fd, rel, O_PATH, 0, err);
