@@ -246,6 +246,7 @@ V1=$(vol v1) V2=$(vol v2) V3=$(vol v3)
 mkbundle plain
 mkbundle vol --mount "$V1:/data"
 mkbundle truehook "${TRUEHOOKS[@]}"
+mkbundle truevol --mount "$V1:/data" "${TRUEHOOKS[@]}"
 mkbundle idle "${HOOKS[@]}"
 mkbundle active --mount "$V1:/data" "${ACT[@]}" "${HOOKS[@]}"
 mkbundle cactive --mount "$V2:/data" "${ACT[@]}" "${HOOKS[@]}"
@@ -268,12 +269,14 @@ fi
 LABEL=([runc.plain]="runc: plain"
 	[runc.vol]="runc: plain + volume bind"
 	[runc.true]="runc: /bin/true hook x3 (exec floor)"
+	[runc.truevol]="runc: /bin/true hook x3 + volume bind"
 	[runc.idle]="runc: our hook, not annotated"
 	[runc.active]="runc: our hook, active"
 	[runc.origin]="runc: origin-hook.sh (shell), active"
 	[crun.plain]="crun: plain"
 	[crun.vol]="crun: plain + volume bind"
 	[crun.true]="crun: /bin/true hook x3 (exec floor)"
+	[crun.truevol]="crun: /bin/true hook x3 + volume bind"
 	[crun.idle]="crun: our hook, not annotated"
 	[crun.active]="crun: our hook, active"
 	[wrap.idle]="runc via nsfdsuds-runtime, not activated"
@@ -287,9 +290,11 @@ LABEL=([runc.plain]="runc: plain"
 
 echo "1. start cost: $R1 rounds..." >&2
 rounds "$R1" runc.plain="runc_run plain" runc.vol="runc_run vol" runc.true="runc_run truehook" \
+	runc.truevol="runc_run truevol" \
 	runc.idle="runc_run idle" runc.active="runc_run active" runc.origin="runc_run origin" \
 	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive" "${EXTRA_RUNC[@]}"
 rounds "$R1" crun.plain="crun_run plain" crun.vol="crun_run vol" crun.true="crun_run truehook" \
+	crun.truevol="crun_run truevol" \
 	crun.idle="crun_run idle" crun.active="crun_run cactive" "${EXTRA_CRUN[@]}"
 
 header "1. Start cost: \`run\` of a busybox \`true\` container to its deletion ($R1 rounds)"
@@ -297,14 +302,18 @@ row runc.plain
 row runc.vol runc.plain
 row runc.true runc.plain
 row runc.idle runc.true
+row runc.truevol runc.vol
 row runc.active runc.vol
+row runc.active runc.truevol
 row runc.origin runc.vol
 row runc.active runc.origin
 row crun.plain
 row crun.vol crun.plain
 row crun.true crun.plain
 row crun.idle crun.true
+row crun.truevol crun.vol
 row crun.active crun.vol
+row crun.active crun.truevol
 row wrap.idle runc.plain
 row wrap.active runc.vol
 row wrap.active runc.active
@@ -423,6 +432,8 @@ burst () {
 		newid
 		if [[ $kind == active ]]; then
 			"$RUNC" run --bundle "$WORK/b/conc$i" "$ID" </dev/null >"$WORK/conc$i.out" 2>&1 &
+		elif [[ $kind == true ]]; then
+			"$RUNC" run --bundle "$WORK/b/truevol" "$ID" </dev/null >"$WORK/conc$i.out" 2>&1 &
 		else
 			"$RUNC" run --bundle "$WORK/b/vol" "$ID" </dev/null >"$WORK/conc$i.out" 2>&1 &
 		fi
@@ -439,10 +450,13 @@ burst () {
 }
 LABEL[c.plain]="runc: $CONC plain at once (wall)"
 LABEL[c.active]="runc: $CONC active at once (wall)"
-rounds "$RC" c.plain="burst plain" c.active="burst active"
+LABEL[c.true]="runc: $CONC, /bin/true hooks, at once (wall)"
+rounds "$RC" c.plain="burst plain" c.active="burst active" c.true="burst true"
 header "3. Concurrency: $CONC containers started at once on $(nproc) cores ($RC rounds)"
 row c.plain
+row c.true c.plain
 row c.active c.plain
+row c.active c.true
 nfail=$(grep -o NA <<<"${T[c.active]}" | wc -l)
 echo "active bursts with a failed container: $nfail of $RC"
 
@@ -569,15 +583,25 @@ target () {
 		if (x == "NA" || x == "") { printf "%-58s %8s  limit %-7s %s\n", n, "NA", l, "not measured"; exit }
 		printf "%-58s %8.3f  limit %-7s %s\n", n, x, l, (x + 0 <= l + 0) ? "met" : "NOT MET" }'
 }
+# floor NAME VALUE LIMIT: what the runtime alone costs for the same row (no code of
+# ours), under a target; when it is above the limit no hook can meet the target.
+floor () {
+	awk -v n="$1" -v x="$2" -v l="$3" 'BEGIN {
+		if (x == "NA" || x == "") { printf "  floor: %-49s %8s\n", n, "NA"; exit }
+		printf "  floor: %-49s %8.3f  %s\n", n, x, (x + 0 > l + 0) ? "above the limit: no hook can meet it" : "" }'
+}
 printf '\nTargets (paired medians of this run)\n'
 target "runc hook mode: active / plain + volume (the headline)" "$(paired runc.active runc.vol)" 1.15
+floor "the same start with /bin/true as the three hooks" "$(paired runc.truevol runc.vol)" 1.15
 target "crun hook mode: active / plain + volume" "$(paired crun.active crun.vol)" 1.25
+floor "the same start with /bin/true as the three hooks" "$(paired crun.truevol crun.vol)" 1.25
 target "wrapper: active / plain + volume" "$(paired wrap.active runc.vol)" 1.05
 target "wrapper: not activated / plain" "$(paired wrap.idle runc.plain)" 1.02
 target "idle hook start / /bin/true hook start (runc)" "$(paired runc.idle runc.true)" 1.02
 target "idle hook exec / /bin/true exec" "$(paired x.idle x.true)" 1.02
 target "per extra mount, linear fit, us" "${SLOPE:-NA}" 15
 target "$CONC active at once / $CONC plain (wall)" "$(paired c.active c.plain)" 1.15
+floor "$CONC with /bin/true as the three hooks at once" "$(paired c.true c.plain)" 1.15
 target "peak RSS of our processes, MiB (max)" "$(awk '$1 != "t" { if ($4 > m) m = $4 } END { printf "%.3f", m / 1024 }' "$RSS")" 2
 printf 'active bursts with a failed container: %s of %s (target: none)\n' "$nfail" "$RC"
 

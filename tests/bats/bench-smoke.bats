@@ -31,6 +31,9 @@ setup () {
 	grep -q 'linear fit: .* us per extra mount' "$out"
 	grep -q '^3\. Concurrency' "$out"
 	grep -q '^active bursts with a failed container: 0 of' "$out"
+	# Each hook-mode target is printed with the runtime's own floor under it.
+	[ "$(grep -c '^  floor: ' "$out")" -eq 3 ]
+	grep -q '^runc: /bin/true hook x3 + volume bind ' "$out"
 	grep -q '^4\. Peak RSS' "$out"
 	grep -q '^mounter (incl. its mount worker) *[1-9]' "$out"
 	grep -q '^hook createContainer (the agent) *[1-9]' "$out"
