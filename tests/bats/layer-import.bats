@@ -571,3 +571,31 @@ PY
 	[ "$status" -eq 1 ]
 	[[ $output == *"2 lower layers"*"flatten"* ]]
 }
+
+@test "--from-lxc follows lxc.include (a file, a directory of *.conf); the last lxc.rootfs.path wins; a loop is refused" {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_CLI_BIN"
+	local t vol
+	t=$(nsfd_tmpdir lxc-include)
+	mkdir -p "$t/base/etc" "$t/c/overlay/delta/etc" "$t/conf.d" "$t/other/delta"
+	echo base >"$t/base/etc/base.txt"
+	echo delta >"$t/c/overlay/delta/etc/new.txt"
+	# As LXC's own configs do: the rootfs in an included file, overridden by a later one.
+	printf 'lxc.include = %s\nlxc.include = %s\nlxc.uts.name = c\n' "$t/common.conf" "$t/conf.d" >"$t/c/config"
+	echo "lxc.rootfs.path = overlay:$t/base:$t/other/delta" >"$t/common.conf"
+	echo "lxc.rootfs.path = overlay:$t/base:$t/c/overlay/delta" >"$t/conf.d/50-rootfs.conf"
+	echo "lxc.rootfs.path = overlay:/not/read:/not/read" >"$t/conf.d/50-rootfs.conf.bak"
+	vol=$(nsfd_tmpdir vol-include)
+	nsfd_import --from-lxc "$t/c" "$vol"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$vol/.nsfdsuds/default/upper/etc/new.txt")" = delta ]
+	grep -q '"lowerId"' "$vol/.nsfdsuds/default/layer.json"
+	# A loop through the directory back to the file that included it.
+	echo "lxc.include = $t/common.conf" >>"$t/conf.d/50-rootfs.conf"
+	echo "lxc.include = $t/conf.d" >>"$t/common.conf"
+	vol=$(nsfd_tmpdir vol-loop)
+	nsfd_import --from-lxc "$t/c" "$vol"
+	[ "$status" -eq 1 ]
+	[[ $output == *"lxc.include loop: \"$t/common.conf\" includes itself"* ]]
+	[ ! -e "$vol/.nsfdsuds/default" ]
+}
