@@ -26,16 +26,31 @@ usage (FILE *out)
                 "stdout).  -o - or no -o: stdout (never a terminal).  Progress on a terminal unless --quiet.\n");
 }
 
-/* FILE is written as FILE.partial-PID and renamed into place at the end. */
+/* FILE is written as FILE.partial-PID and renamed into place at the end;
+ * an existing FILE that is not a regular file (a device such as /dev/null,
+ * a fifo) is written to as it is, never replaced. */
 static int
 open_output (const char *path, char **tmp, nsfd_error_t *err)
 {
+  struct stat st;
   int fd;
   if (path == NULL || strcmp (path, "-") == 0)
     {
       if (isatty (STDOUT_FILENO))
         return nsfd_make_error (err, EINVAL, "not writing a tar to a terminal (use -o FILE or a pipe)");
       return STDOUT_FILENO;
+    }
+  if (stat (path, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      fd = open (path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0)
+        return nsfd_make_error (err, errno, "opening \"%s\"", path);
+      if (isatty (fd))
+        {
+          close (fd);
+          return nsfd_make_error (err, EINVAL, "not writing a tar to the terminal \"%s\"", path);
+        }
+      return fd;
     }
   if (asprintf (tmp, "%s.partial-%d", path, (int) getpid ()) < 0)
     return nsfd_make_error (err, ENOMEM, "output name");
@@ -95,7 +110,7 @@ run (const struct lt_opts *o, nsfd_error_t *err)
         (void) unlink (tmp);
       return -1;
     }
-  report (o, &res, tmp ? stdout : stderr);
+  report (o, &res, fd == STDOUT_FILENO ? stderr : stdout);
   return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "layer-scan.h"
 
 #define OUT_BUF LO_SLOT_SIZE
-#define READ_BUF (1 << 20)
+#define READ_BUF (1 << 17)
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
@@ -23,7 +23,7 @@ struct lx
   struct archive *tar, *gz;
   struct archive_entry *ent;
   struct lo_pipe out;       /* hashes and writes what goes out */
-  struct nsfd_sha256 diff;  /* of the uncompressed tar, with --gzip */
+  struct ld_sha256 diff;    /* of the uncompressed tar, with --gzip */
   char *obuf, *rbuf, *name; /* obuf: the output slot being filled */
   size_t ofill, name_cap;
   struct nsfd_xattrs xattrs;
@@ -80,9 +80,11 @@ tar_write_cb (struct archive *a, void *data, const void *buf, size_t len)
   (void) a;
   x->res->tar_bytes += len;
   if (x->gz)
-    nsfd_sha256_update (&x->diff, buf, len);
-  if (x->gz)
-    return archive_write_data (x->gz, buf, len) == (la_ssize_t) len ? (la_ssize_t) len : -1;
+    {
+      if ((x->write_errno = ld_sha256_update (&x->diff, buf, len)) != 0)
+        return -1;
+      return archive_write_data (x->gz, buf, len) == (la_ssize_t) len ? (la_ssize_t) len : -1;
+    }
   return sink (x, buf, len) < 0 ? -1 : (la_ssize_t) len;
 }
 
@@ -99,6 +101,9 @@ static int
 open_gzip (struct lx *x, nsfd_error_t *err)
 {
   struct archive_entry *e;
+  int r = ld_sha256_init (&x->diff);
+  if (r != 0)
+    return nsfd_make_error (err, r, "setting up SHA-256 (libcrypto)");
   x->gz = archive_write_new ();
   if (x->gz == NULL || archive_write_add_filter_gzip (x->gz) != ARCHIVE_OK
       || archive_write_set_format_raw (x->gz) != ARCHIVE_OK)
@@ -134,8 +139,8 @@ open_tar (struct lx *x, int out_fd, bool gzip, nsfd_error_t *err)
     return nsfd_make_error (err, ENOMEM, "setting up the export");
   if (gzip && open_gzip (x, err) < 0)
     return -1;
-  /* Large writes, but the end padded to 10240 bytes like any tar's: the
-   * bytes are the same as with the default blocking. */
+  /* Writes of a slot's size, but the end padded to 10240 bytes like any
+   * tar's: the bytes are the same as with the default blocking. */
   archive_write_set_bytes_per_block (x->tar, OUT_BUF);
   archive_write_set_bytes_in_last_block (x->tar, 10240);
   /* pax, only where ustar cannot say it (long names, big ids, xattrs). */
@@ -330,10 +335,10 @@ finish (struct lx *x, nsfd_error_t *err)
   x->write_errno = lo_finish (&x->out);
   if (x->write_errno)
     return nsfd_make_error (err, x->write_errno, "writing the export");
-  nsfd_sha256_final_hex (&x->out.hash, x->res->digest);
-  if (x->gz)
-    nsfd_sha256_final_hex (&x->diff, x->res->diff_id);
-  else
+  if (ld_sha256_final_hex (&x->out.hash, x->res->digest) != 0
+      || (x->gz && ld_sha256_final_hex (&x->diff, x->res->diff_id) != 0))
+    return nsfd_make_error (err, EIO, "finishing SHA-256 (libcrypto)");
+  if (!x->gz)
     memcpy (x->res->diff_id, x->res->digest, sizeof (x->res->diff_id));
   return 0;
 }
@@ -347,7 +352,6 @@ lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, 
   int r;
 
   memset (res, 0, sizeof (*res));
-  nsfd_sha256_init (&x.diff);
   r = open_tar (&x, out_fd, gzip, err);
   if (r == 0)
     r = nsfd_scan (upper_fd, &ops, err);
@@ -360,6 +364,8 @@ lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, 
   if (x.ent)
     archive_entry_free (x.ent);
   (void) lo_finish (&x.out); /* after a failure: stop the writer */
+  ld_sha256_free (&x.out.hash);
+  ld_sha256_free (&x.diff);
   nsfd_xattrs_free (&x.xattrs);
   free (x.rbuf);
   free (x.name);

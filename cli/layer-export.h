@@ -10,12 +10,12 @@
 
 #include "error.h"
 #include "layer-tools.h"
-#include "sha256.h"
+#include "layer-digest.h"
 
 struct lx_result
 {
-  char diff_id[80];       /* sha256 of the uncompressed tar */
-  char digest[80];        /* sha256 of the bytes written */
+  char diff_id[LD_HEX_LEN]; /* sha256 of the uncompressed tar */
+  char digest[LD_HEX_LEN];  /* sha256 of the bytes written */
   uint64_t tar_bytes, out_bytes;
   uint64_t entries, sockets_skipped;
 };

@@ -38,8 +38,9 @@ writer (void *arg)
       /* The slot is ours until count drops: the producer never reserves it. */
       if (p->error == 0)
         {
-          nsfd_sha256_update (&p->hash, p->slot[i], p->len[i]);
-          e = write_all (p->fd, p->slot[i], p->len[i]);
+          e = ld_sha256_update (&p->hash, p->slot[i], p->len[i]);
+          if (e == 0)
+            e = write_all (p->fd, p->slot[i], p->len[i]);
         }
       pthread_mutex_lock (&p->mu);
       if (e)
@@ -57,7 +58,8 @@ lo_start (struct lo_pipe *p, int fd)
 {
   memset (p, 0, sizeof (*p));
   p->fd = fd;
-  nsfd_sha256_init (&p->hash);
+  if (ld_sha256_init (&p->hash) != 0)
+    return ENOMEM;
   for (int i = 0; i < LO_SLOTS; i++)
     if ((p->slot[i] = malloc (LO_SLOT_SIZE)) == NULL)
       return ENOMEM;

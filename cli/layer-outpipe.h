@@ -8,10 +8,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sha256.h"
+#include "layer-digest.h"
 
-#define LO_SLOTS 4
-#define LO_SLOT_SIZE (1 << 20)
+/* 8 x 128 KiB: a slot still in the CPU's cache when it is hashed and
+ * written (1 MiB slots cost a third more system time in the write; measured
+ * in docs/performance.md, "Layer tools"), and enough of them to ride over
+ * the writer's pauses. */
+#define LO_SLOTS 8
+#define LO_SLOT_SIZE (1 << 17)
 
 struct lo_pipe
 {
@@ -24,7 +28,7 @@ struct lo_pipe
   bool closing, started;
   int error;                 /* errno of a failed write, 0 */
   int fd;
-  struct nsfd_sha256 hash;   /* of everything written */
+  struct ld_sha256 hash;     /* of everything written */
 };
 
 /* Starts the writer on fd; returns 0, or an errno. */
@@ -35,5 +39,6 @@ char *lo_reserve (struct lo_pipe *p);
 /* Hands the reserved buffer, len bytes of it, to the writer. */
 void lo_commit (struct lo_pipe *p, size_t len);
 /* Waits for everything to be written, stops the writer; the errno of a
- * failed write or 0.  Safe after a failed lo_start. */
+ * failed write or hash, or 0.  Safe after a failed lo_start.  p->hash stays
+ * for the caller to finish and free (ld_sha256_free). */
 int lo_finish (struct lo_pipe *p);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "lxc-include.h"
 #include "safepath.h"
 
 void
@@ -90,16 +91,26 @@ parse_rootfs (const char *v, struct nsfd_lxc_rootfs *out, nsfd_error_t *err)
   return 0;
 }
 
-int
-nsfd_lxc_parse_config (const char *text, size_t len, struct nsfd_lxc_rootfs *out, nsfd_error_t *err)
+/* The state of one parse: the config and everything it includes. */
+struct parse
 {
+  struct nsfd_lxc_rootfs *out;
+  char *rootfs; /* the last lxc.rootfs.path so far */
+  struct nsfd_lxc_includes inc;
+};
+
+/* The lines of one file (path, NULL for text given directly), in order:
+ * an lxc.include is read where it stands, so what comes after it wins. */
+static int
+parse_text (void *data, const char *text, size_t len, const char *path, nsfd_error_t *err)
+{
+  struct parse *p = data;
   cleanup_free char *copy = NULL;
-  cleanup_free char *rootfs = NULL;
   char *line, *save = NULL;
 
-  memset (out, 0, sizeof (*out));
-  if (len > NSFD_LXC_CONFIG_MAX || memchr (text, '\0', len) != NULL)
-    return nsfd_make_error (err, EINVAL, "the LXC config is too large or not text");
+  if (memchr (text, '\0', len) != NULL)
+    return nsfd_make_error (err, EINVAL, "the LXC config%s%s%s is not text", path ? " \"" : "", path ? path : "",
+                            path ? "\"" : "");
   copy = strndup (text, len);
   if (copy == NULL)
     return nsfd_make_error (err, ENOMEM, "lxc config");
@@ -114,17 +125,48 @@ nsfd_lxc_parse_config (const char *text, size_t len, struct nsfd_lxc_rootfs *out
       val = trim (eq + 1);
       if (strcmp (key, "lxc.rootfs.path") == 0 || strcmp (key, "lxc.rootfs") == 0)
         {
-          free (rootfs);
-          if ((rootfs = strdup (val)) == NULL)
+          free (p->rootfs);
+          if ((p->rootfs = strdup (val)) == NULL)
             return nsfd_make_error (err, ENOMEM, "lxc config");
         }
-      else if ((strcmp (key, "lxc.idmap") == 0 || strcmp (key, "lxc.id_map") == 0)
-               && parse_idmap (val, out, err) < 0)
-        return -1;
+      else if (strcmp (key, "lxc.idmap") == 0 || strcmp (key, "lxc.id_map") == 0)
+        {
+          if (parse_idmap (val, p->out, err) < 0)
+            return path ? nsfd_error_wrap (err, "\"%s\"", path) : -1;
+        }
+      else if (strcmp (key, "lxc.include") == 0 && *val != '\0' && nsfd_lxc_include (&p->inc, val, err) < 0)
+        return -1; /* the message names the include */
     }
-  if (rootfs == NULL || *rootfs == '\0')
-    return nsfd_make_error (err, ENOENT, "the LXC config has no lxc.rootfs.path");
-  return parse_rootfs (rootfs, out, err);
+  return 0;
+}
+
+/* The parse of a config: text (path NULL) or the open file fd. */
+static int
+parse_all (const char *text, size_t len, int fd, const char *path, struct nsfd_lxc_rootfs *out, nsfd_error_t *err)
+{
+  struct parse p = { .out = out,
+                     .inc = { .fn = parse_text, .max_bytes = NSFD_LXC_CONFIG_MAX } };
+  int r;
+
+  memset (out, 0, sizeof (*out));
+  p.inc.data = &p;
+  if (fd < 0 && len > NSFD_LXC_CONFIG_MAX)
+    return nsfd_make_error (err, EFBIG, "the LXC config is larger than %d bytes", NSFD_LXC_CONFIG_MAX);
+  p.inc.bytes = fd < 0 ? len : 0;
+  p.inc.depth = fd < 0; /* text stands for a config file: 8 levels below it as below one */
+  r = fd < 0 ? parse_text (&p, text, len, NULL, err) : nsfd_lxc_include_fd (&p.inc, fd, path, err);
+  if (r == 0 && (p.rootfs == NULL || *p.rootfs == '\0'))
+    r = nsfd_make_error (err, ENOENT, "the LXC config has no lxc.rootfs.path (nor any file it includes)");
+  if (r == 0)
+    r = parse_rootfs (p.rootfs, out, err);
+  free (p.rootfs);
+  return r;
+}
+
+int
+nsfd_lxc_parse_config (const char *text, size_t len, struct nsfd_lxc_rootfs *out, nsfd_error_t *err)
+{
+  return parse_all (text, len, -1, NULL, out, err);
 }
 
 static bool
@@ -139,17 +181,20 @@ nsfd_lxc_read_container (const char *container_dir, struct nsfd_lxc_rootfs *out,
 {
   static const char *const layouts[] = { "overlay/delta", "delta0" }; /* LXC >= 4, before */
   cleanup_close int dfd = -1;
-  cleanup_free char *buf = NULL;
-  size_t len;
+  cleanup_close int fd = -1;
+  cleanup_free char *path = NULL;
 
   memset (out, 0, sizeof (*out));
   dfd = open (container_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return nsfd_make_error (err, errno, "LXC container directory \"%s\"", container_dir);
-  if (nsfd_read_file_at (dfd, "config", NSFD_LXC_CONFIG_MAX, &buf, &len, err) < 0)
+  if (asprintf (&path, "%s/config", container_dir) < 0)
+    return path = NULL, nsfd_make_error (err, ENOMEM, "lxc path");
+  fd = nsfd_open_beneath (dfd, "config", O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
+  if (fd < 0)
     return nsfd_error_wrap (err, "the LXC container's config in \"%s\"", container_dir);
-  if (nsfd_lxc_parse_config (buf, len, out, err) < 0)
-    return nsfd_error_wrap (err, "\"%s/config\"", container_dir);
+  if (parse_all (NULL, 0, fd, path, out, err) < 0)
+    return nsfd_error_wrap (err, "\"%s\"", path);
   if (is_dir (out->upper))
     return 0;
   for (size_t i = 0; i < NSFD_ARRAY_SIZE (layouts); i++)

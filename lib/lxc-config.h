@@ -1,14 +1,14 @@
 /* Reading an LXC container's `config` for what `nsfdsuds layer import
  * --from-lxc` needs: the overlay rootfs (one lower and the upper "delta")
  * and the id maps of an unprivileged container.  Only the lines LXC itself
- * writes are understood; lxc.include files are not followed. */
+ * writes are understood, and lxc.include is followed (lxc-include.h). */
 #pragma once
 
 #include <stddef.h>
 
 #include "error.h"
 
-#define NSFD_LXC_CONFIG_MAX (1024 * 1024)
+#define NSFD_LXC_CONFIG_MAX (1024 * 1024) /* the config and its includes together */
 #define NSFD_LXC_MAX_IDMAPS 16
 
 struct nsfd_lxc_idmap
@@ -30,8 +30,9 @@ struct nsfd_lxc_rootfs
 void nsfd_lxc_rootfs_free (struct nsfd_lxc_rootfs *r);
 #define cleanup_lxc_rootfs __attribute__ ((cleanup (nsfd_lxc_rootfs_free)))
 
-/* Parses the text of a config.  The last lxc.rootfs.path (or the pre-2.1
- * lxc.rootfs) wins, as in LXC.  It must be "overlay:LOWER:UPPER" or
+/* Parses the text of a config, and the files its lxc.include lines name
+ * (absolute paths) where they stand.  The last lxc.rootfs.path (or the
+ * pre-2.1 lxc.rootfs) wins, as in LXC; lxc.idmap lines add up.  It must be "overlay:LOWER:UPPER" or
  * "overlayfs:LOWER:UPPER"; several lowers are refused with a message that
  * says how to flatten them, anything else is refused as not an overlay. */
 int nsfd_lxc_parse_config (const char *text, size_t len, struct nsfd_lxc_rootfs *out, nsfd_error_t *err);

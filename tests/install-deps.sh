@@ -3,7 +3,7 @@
 # does nothing, not even apt-get update, when everything is already installed.
 set -euo pipefail
 
-BUILD_DEPS=(cmake gcc pkg-config libyajl-dev libarchive-dev make)
+BUILD_DEPS=(cmake gcc pkg-config libyajl-dev libarchive-dev libssl-dev make)
 TEST_DEPS=(bats runc crun podman containerd busybox-static jq python3 python3-grpcio python3-grpc-tools
            debootstrap uidmap iproute2 valgrind clang libclang-rt-14-dev file catatonit lxc umoci skopeo bindfs
            attr acl)

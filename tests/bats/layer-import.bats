@@ -165,6 +165,65 @@ make_lower () {
 	echo data >"$1/var/lib/file"
 }
 
+@test "an unprivileged-style LXC container (lxc.idmap), imported with --shift: a hook-mode container sees its files owned as LXC's container made them" {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_HOOK_BIN" "$NSFD_CLI_BIN"
+	nsfd_runc_preopens_root && skip "runc $NSFD_RUNC_VERSION pre-opens the root: hook mode refuses it"
+	nsfd_skip_unless_lxc
+	local image cfg b id pid d u r
+	nsfd_lxc_base base
+	# The image the new container runs on: the base rootfs as a runtime has it (owners 0).
+	image=$(nsfd_tmpdir image)/rootfs
+	cp -a "$(nsfd_lxc_path)/base/rootfs" "$image"
+	nsfd_lxc_snapshot base snap
+	LXC_DIR=$(nsfd_lxc_path)/snap
+	nsfd_lxc_idmap snap 100000 65536
+	nsfd_lxc_start_idmapped snap
+	# An overlay mounted in LXC's user namespace cannot write trusted.* xattrs, so no
+	# directory is removed and recreated here (opaque directories fail with EIO there).
+	nsfd_lxc_attach snap /bin/sh -c '
+		set -e
+		echo new >/root/new.txt
+		rm /etc/fstab
+		chown 12:34 /etc/group
+		mkdir -p /home/app
+		echo a >/home/app/f
+		chown -R 1000:1000 /home/app
+		sync'
+	nsfd_lxc_stop snap
+	# What LXC wrote: host ids, shifted by the map.
+	d=$LXC_DIR/overlay/delta
+	[ "$(stat -c '%u:%g' "$d/root/new.txt" "$d/home/app/f" "$d/etc/group" "$d/etc/fstab")" = \
+		"$(printf '100000:100000\n101000:101000\n100012:100034\n100000:100000')" ]
+
+	cfg=$(nsfd_hook_config)
+	VOL=$(nsfd_hook_volume)
+	nsfd_import --from-lxc "$LXC_DIR" "$VOL"
+	[ "$status" -eq 0 ]
+	[[ $output == *"--shift"* ]] # an idmap and no --shift: the summary says so
+	nsfd_import --from-lxc "$LXC_DIR" --force --shift 100000:0:65536 "$VOL"
+	[ "$status" -eq 0 ]
+	u=$VOL/.nsfdsuds/default/upper
+	[ "$(stat -c '%u:%g' "$u/root/new.txt" "$u/home/app/f" "$u/etc/group")" = "$(printf '0:0\n1000:1000\n12:34')" ]
+	[ "$(stat -c '%F %t:%T' "$u/etc/fstab")" = "character special file 0:0" ]
+
+	b=$(nsfd_tmpdir bundle)
+	LXC_BASE=$image lxc_bundle "$b" nsfd_hook_bundle "$b" "$cfg"
+	id=$(nsfd_unique_id lxc-idmap)
+	nsfd_create_start runc "$b" "$id"
+	nsfd_wait_state runc "$id" running
+	pid=$("$RUNC" state "$id" | jq -r .pid)
+	# On the imported layer without accept-image-change (owners are not in lowerId).
+	grep -q ' - overlay ' "/proc/$pid/mountinfo"
+	r=/proc/$pid/root
+	[ "$(stat -c '%u:%g' "$r/root" "$r/root/new.txt" "$r/home/app" "$r/home/app/f" "$r/etc/group" "$r/bin/busybox")" = \
+		"$(printf '0:0\n0:0\n1000:1000\n1000:1000\n12:34\n0:0')" ]
+	[ ! -e "$r/etc/fstab" ]
+	nsfd_exec runc "$id" cat /root/new.txt
+	[ "$output" = new ]
+	nsfd_delete runc "$id"
+}
+
 @test "a userxattr-form upper (user.overlay.*) is imported in the trusted form and mounts the same" {
 	nsfd_skip_unless_root
 	nsfd_require_build "$NSFD_CLI_BIN"
@@ -570,4 +629,32 @@ PY
 	nsfd_import --from-lxc "$t/c" "$(nsfd_tmpdir vol)"
 	[ "$status" -eq 1 ]
 	[[ $output == *"2 lower layers"*"flatten"* ]]
+}
+
+@test "--from-lxc follows lxc.include (a file, a directory of *.conf); the last lxc.rootfs.path wins; a loop is refused" {
+	nsfd_skip_unless_root
+	nsfd_require_build "$NSFD_CLI_BIN"
+	local t vol
+	t=$(nsfd_tmpdir lxc-include)
+	mkdir -p "$t/base/etc" "$t/c/overlay/delta/etc" "$t/conf.d" "$t/other/delta"
+	echo base >"$t/base/etc/base.txt"
+	echo delta >"$t/c/overlay/delta/etc/new.txt"
+	# As LXC's own configs do: the rootfs in an included file, overridden by a later one.
+	printf 'lxc.include = %s\nlxc.include = %s\nlxc.uts.name = c\n' "$t/common.conf" "$t/conf.d" >"$t/c/config"
+	echo "lxc.rootfs.path = overlay:$t/base:$t/other/delta" >"$t/common.conf"
+	echo "lxc.rootfs.path = overlay:$t/base:$t/c/overlay/delta" >"$t/conf.d/50-rootfs.conf"
+	echo "lxc.rootfs.path = overlay:/not/read:/not/read" >"$t/conf.d/50-rootfs.conf.bak"
+	vol=$(nsfd_tmpdir vol-include)
+	nsfd_import --from-lxc "$t/c" "$vol"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$vol/.nsfdsuds/default/upper/etc/new.txt")" = delta ]
+	grep -q '"lowerId"' "$vol/.nsfdsuds/default/layer.json"
+	# A loop through the directory back to the file that included it.
+	echo "lxc.include = $t/common.conf" >>"$t/conf.d/50-rootfs.conf"
+	echo "lxc.include = $t/conf.d" >>"$t/common.conf"
+	vol=$(nsfd_tmpdir vol-loop)
+	nsfd_import --from-lxc "$t/c" "$vol"
+	[ "$status" -eq 1 ]
+	[[ $output == *"lxc.include loop: \"$t/common.conf\" includes itself"* ]]
+	[ ! -e "$vol/.nsfdsuds/default" ]
 }

@@ -13,6 +13,8 @@
 #   nsfd_lxc_snapshot BASE NAME            an overlay snapshot of it (lxc-copy -s -B overlay), no network
 #   nsfd_lxc_start NAME / nsfd_lxc_stop NAME / nsfd_lxc_attach NAME CMD...
 #   nsfd_lxc_make_changes NAME             the scenario's changes, made inside the container
+#   nsfd_lxc_idmap NAME HOSTID COUNT       make a snapshot unprivileged-style (lxc.idmap u/g 0 HOSTID COUNT)
+#   nsfd_lxc_start_idmapped NAME           lxc-start of such a container as root, without newuidmap
 #   nsfd_lxc_view NAME MOUNTPOINT          LXC's overlay of a stopped container, mounted read-only
 #   nsfd_view_listing DIR                  what a root filesystem shows: type, mode, owner,
 #                                          device numbers, link target, content hash,
@@ -71,6 +73,60 @@ nsfd_lxc_stop () {
 	_nsfd_lxc lxc-stop -n "$1" -k
 }
 
+# _nsfd_lxc_overlay NAME: sets lower and upper (the caller's locals) from the last
+# lxc.rootfs.path = overlay:LOWER:UPPER of NAME's config.
+_nsfd_lxc_overlay () {
+	local spec
+	spec=$(sed -n 's/^lxc\.rootfs\.path = overlay://p' "$(nsfd_lxc_path)/$1/config" | tail -1)
+	lower=${spec%%:*}
+	upper=${spec#*:}
+}
+
+# nsfd_lxc_idmap NAME HOSTID COUNT: the snapshot NAME made the way an administrator makes
+# a root-owned unprivileged container: lxc.idmap u/g 0 HOSTID COUNT in its config, the
+# base rootfs's owners shifted by HOSTID (what `lxc-usernsexec -- chown` would do; the
+# setuid bits a chown clears are put back), the delta and work directories owned by
+# HOSTID, and the directories above them traversable for the mapped root.
+nsfd_lxc_idmap () {
+	local lower upper
+	_nsfd_lxc_overlay "$1"
+	python3 - "$lower" "$2" <<'PY' || return 1
+import os, sys
+root, shift = sys.argv[1], int(sys.argv[2])
+def move(p):
+    st = os.lstat(p)
+    os.lchown(p, st.st_uid + shift, st.st_gid + shift)
+    if not os.path.islink(p):
+        os.chmod(p, st.st_mode & 0o7777)
+for d, dirs, files in os.walk(root):
+    move(d)
+    for n in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+        move(os.path.join(d, n))
+PY
+	chown -R "$2:$2" "$upper" "$(dirname "$upper")/work" || return 1
+	# Search (not read) permission from the suite's temp root down: the mapped root is
+	# "others" to the host's directories when it mounts the overlay.
+	local d
+	d=$(nsfd_lxc_path)
+	chmod o+x "$(dirname "$lower")" "$d/$1" || return 1
+	while [[ $d == "$NSFD_SUITE_TMP"* ]]; do
+		chmod o+x "$d" || return 1
+		d=$(dirname "$d")
+	done
+	printf 'lxc.idmap = u 0 %s %s\nlxc.idmap = g 0 %s %s\n' "$2" "$3" "$2" "$3" >>"$(nsfd_lxc_path)/$1/config"
+}
+
+# LXC runs newuidmap when it finds it on PATH, and newuidmap allows root only the ranges
+# /etc/subuid gives it (none here: a shared machine's /etc/subuid is left alone). As
+# root without newuidmap on PATH, LXC writes the map itself. lxc-start needs nothing
+# else from PATH.
+nsfd_lxc_start_idmapped () {
+	timeout -k 5 60 env PATH=/nonexistent /usr/bin/lxc-start -P "$(nsfd_lxc_path)" -n "$1" -d \
+		-L "$(nsfd_lxc_path)/console-$1.log" -o "$(nsfd_lxc_path)/lxc-$1.log" </dev/null 3>&- ||
+		{ cat "$(nsfd_lxc_path)/lxc-$1.log" >&2; return 1; }
+	_nsfd_lxc lxc-wait -n "$1" -s RUNNING -t 20
+}
+
 # The changes of the scenario, each made by a process inside the LXC container: a new
 # file, a modified and a deleted lower file, a lower directory deleted and recreated,
 # a symlink, a hard link, a device node, a fifo, a chmod and a chown of lower files.
@@ -105,11 +161,8 @@ nsfd_lxc_make_changes () {
 # the delta as the top lower layer above the base rootfs (whiteouts and opaque
 # directories apply the same way), tracked for cleanup.
 nsfd_lxc_view () {
-	local cfg spec lower upper
-	cfg=$(nsfd_lxc_path)/$1/config
-	spec=$(sed -n 's/^lxc\.rootfs\.path = overlay://p' "$cfg" | tail -1)
-	lower=${spec%%:*}
-	upper=${spec#*:}
+	local lower upper
+	_nsfd_lxc_overlay "$1"
 	mkdir -p "$2"
 	nsfd_track_mount "$2"
 	mount -t overlay overlay -o "ro,lowerdir=$upper:$lower" "$2"

@@ -16,7 +16,7 @@ set -euo pipefail
 MIRROR=${NSFD_SID_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(runc crun containerd podman cmake gcc libc6-dev pkg-config libyajl-dev
           libmount-dev busybox-static bats make python3 jq iproute2 util-linux mount
-          procps uidmap file catatonit libarchive-dev criu libcriu2 golang-github-kubernetes-cri-api-dev
+          procps uidmap file catatonit libarchive-dev libssl-dev criu libcriu2 golang-github-kubernetes-cri-api-dev
           python3-grpcio python3-grpc-tools attr acl umoci)
 STAMP=.nsfd-tree-stamp
 

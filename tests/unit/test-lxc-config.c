@@ -1,5 +1,7 @@
-/* lib/lxc-config.c: the overlay rootfs and id maps of an LXC config. */
+/* lib/lxc-config.c and lib/lxc-include.c: the overlay rootfs and id maps of
+ * an LXC config, and the files it includes. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,6 +120,171 @@ test_container_dir (void)
   rmdir (dir);
 }
 
+static const char *
+msg_of (nsfd_error_t err)
+{
+  return err && err->msg ? err->msg : "";
+}
+
+/* dir/name, in one of 8 static buffers used in turn. */
+static const char *
+at (const char *dir, const char *name)
+{
+  static char bufs[8][512];
+  static int i;
+  char *b = bufs[i++ % 8];
+  snprintf (b, 512, "%s/%s", dir, name);
+  return b;
+}
+
+static void
+put (const char *dir, const char *name, const char *fmt, const char *arg)
+{
+  char text[1024];
+  snprintf (text, sizeof (text), fmt, arg ? arg : "");
+  tu_write_file (at (dir, name), text);
+}
+
+static int
+parse_inc (const char *fmt, const char *dir, struct nsfd_lxc_rootfs *r, nsfd_error_t *err)
+{
+  char text[1024];
+  snprintf (text, sizeof (text), fmt, dir, dir);
+  return parse (text, r, err);
+}
+
+static void
+test_includes (void)
+{
+  nsfd_error_t err = NULL;
+  cleanup_lxc_rootfs struct nsfd_lxc_rootfs r;
+  char dir[] = "/tmp/test-lxc-inc-XXXXXX";
+  char *big;
+
+  CHECK (mkdtemp (dir) != NULL, "temp dir");
+  put (dir, "rootfs.conf", "# common\nlxc.rootfs.path = overlay:/inc/lower:/inc/upper\n", NULL);
+  mkdir (at (dir, "conf.d"), 0755);
+  put (dir, "conf.d/20-b.conf", "lxc.rootfs.path = overlay:/b/l:/b/u\n", NULL);
+  put (dir, "conf.d/10-a.conf", "lxc.idmap = u 0 100000 65536\nlxc.rootfs.path = overlay:/a/l:/a/u\n", NULL);
+  put (dir, "conf.d/30-c.txt", "lxc.rootfs.path = overlay:/c/l:/c/u\n", NULL);
+  put (dir, "conf.d/.conf", "lxc.rootfs.path = overlay:/d/l:/d/u\n", NULL);
+
+  /* lxc.rootfs.path only in the included file. */
+  CHECK (parse_inc ("lxc.uts.name = c1\nlxc.include = %s/rootfs.conf\n", dir, &r, &err) == 0,
+         "rootfs from an include: %s", err ? nsfd_error_text (err) : "ok");
+  CHECK (r.lower && strcmp (r.lower, "/inc/lower") == 0, "lower from the include: %s", S (r.lower));
+  nsfd_lxc_rootfs_free (&r);
+
+  /* Read where it stands: what follows wins, either way round. */
+  CHECK (parse_inc ("lxc.include = %s/rootfs.conf\nlxc.rootfs.path = overlay:/main/l:/main/u\n", dir, &r, &err) == 0
+             && r.lower && strcmp (r.lower, "/main/l") == 0,
+         "a later line wins over the include: %s", S (r.lower));
+  nsfd_lxc_rootfs_free (&r);
+  CHECK (parse_inc ("lxc.rootfs.path = overlay:/main/l:/main/u\nlxc.include = %s/rootfs.conf\n", dir, &r, &err) == 0
+             && r.lower && strcmp (r.lower, "/inc/lower") == 0,
+         "a later include wins over the line: %s", S (r.lower));
+  nsfd_lxc_rootfs_free (&r);
+
+  /* A directory: its *.conf in name order (".conf" and *.txt are not read). */
+  CHECK (parse_inc ("lxc.include = %s/conf.d\n", dir, &r, &err) == 0, "a directory: %s",
+         err ? nsfd_error_text (err) : "ok");
+  CHECK (r.lower && strcmp (r.lower, "/b/l") == 0, "the last *.conf by name wins: %s", S (r.lower));
+  CHECK (r.n_idmaps == 1 && r.idmaps[0].outer == 100000, "idmaps from an include add up");
+  nsfd_lxc_rootfs_free (&r);
+  /* An empty lxc.include (LXC: clear the list) is not an error. */
+  CHECK (parse ("lxc.include =\nlxc.rootfs.path = overlay:/a:/b\n", &r, &err) == 0, "empty lxc.include");
+  nsfd_lxc_rootfs_free (&r);
+
+  /* A loop through two files, and a file that includes itself. */
+  put (dir, "loop-a.conf", "lxc.include = %s\n", at (dir, "loop-b.conf"));
+  put (dir, "loop-b.conf", "lxc.include = %s\n", at (dir, "loop-a.conf"));
+  CHECK (parse_inc ("lxc.include = %s/loop-a.conf\n", dir, &r, &err) < 0 && err && err->status == ELOOP,
+         "a loop is refused");
+  CHECK_STR_CONTAINS (msg_of (err), "loop-a.conf\" includes itself", "naming the path: %s",
+                      err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+  /* Included twice side by side is no loop. */
+  CHECK (parse_inc ("lxc.include = %s/rootfs.conf\nlxc.include = %s/rootfs.conf\n", dir, &r, &err) == 0,
+         "the same file twice, not nested: %s", err ? nsfd_error_text (err) : "ok");
+  nsfd_lxc_rootfs_free (&r);
+
+  /* Depth: a chain of 8 includes is read, 9 is refused. */
+  for (int i = 0; i < 9; i++)
+    {
+      char name[32], next[32];
+      snprintf (name, sizeof (name), "deep%d.conf", i);
+      snprintf (next, sizeof (next), "deep%d.conf", i + 1);
+      if (i == 7)
+        put (dir, name, "lxc.rootfs.path = overlay:/deep/l:/deep/u\n", NULL);
+      else
+        put (dir, name, "lxc.include = %s\n", at (dir, next));
+    }
+  CHECK (parse_inc ("lxc.include = %s/deep0.conf\n", dir, &r, &err) == 0 && r.lower
+             && strcmp (r.lower, "/deep/l") == 0,
+         "8 nested includes: %s", err ? nsfd_error_text (err) : S (r.lower));
+  nsfd_lxc_rootfs_free (&r);
+  put (dir, "deep7.conf", "lxc.include = %s\n", at (dir, "deep8.conf"));
+  put (dir, "deep8.conf", "lxc.rootfs.path = overlay:/deep/l:/deep/u\n", NULL);
+  CHECK (parse_inc ("lxc.include = %s/deep0.conf\n", dir, &r, &err) < 0 && err && err->status == ELOOP,
+         "9 nested includes are refused");
+  CHECK_STR_CONTAINS (msg_of (err), "more than 8 deep", "saying so: %s", err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+
+  /* Missing, relative, not a regular file (a fifo must not block), too large. */
+  CHECK (parse_inc ("lxc.include = %s/missing.conf\n", dir, &r, &err) < 0 && err && err->status == ENOENT,
+         "a missing include is refused");
+  CHECK_STR_CONTAINS (msg_of (err), "missing.conf", "naming it: %s", err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+  CHECK (parse ("lxc.include = conf.d/x.conf\n", &r, &err) < 0 && err && err->status == EINVAL,
+         "a relative include is refused");
+  CHECK_STR_CONTAINS (msg_of (err), "absolute", "saying why: %s", err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+  CHECK (mkfifo (at (dir, "fifo.conf"), 0600) == 0, "fifo");
+  CHECK (parse_inc ("lxc.include = %s/fifo.conf\n", dir, &r, &err) < 0 && err && err->status == EINVAL,
+         "a fifo is refused: %s", err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+  big = malloc (NSFD_LXC_CONFIG_MAX + 2);
+  if (big)
+    {
+      memset (big, '#', NSFD_LXC_CONFIG_MAX + 1);
+      big[NSFD_LXC_CONFIG_MAX + 1] = '\0';
+      tu_write_file (at (dir, "big.conf"), big);
+      free (big);
+    }
+  CHECK (parse_inc ("lxc.include = %s/big.conf\n", dir, &r, &err) < 0 && err && err->status == EFBIG,
+         "an include past the size bound is refused");
+  CHECK_STR_CONTAINS (msg_of (err), "big.conf", "naming it: %s", err ? err->msg : "");
+  nsfd_error_free (&err);
+  nsfd_lxc_rootfs_free (&r);
+
+  /* From a container directory: its config includes a file with the rootfs,
+   * and a config that includes itself is a loop. */
+  {
+    char c[600], delta[700];
+    snprintf (c, sizeof (c), "%s/c1", dir);
+    snprintf (delta, sizeof (delta), "%s/overlay/delta", c);
+    mkdir (c, 0755);
+    mkdir (at (c, "overlay"), 0755);
+    mkdir (delta, 0755);
+    put (dir, "c1-rootfs.conf", "lxc.rootfs.path = overlay:/var/lib/lxc/base/rootfs:%s\n", delta);
+    put (c, "config", "lxc.include = %s\nlxc.uts.name = c1\n", at (dir, "c1-rootfs.conf"));
+    CHECK (nsfd_lxc_read_container (c, &r, &err) == 0 && r.upper && strcmp (r.upper, delta) == 0,
+           "container config with an include: %s", err ? nsfd_error_text (err) : S (r.upper));
+    nsfd_lxc_rootfs_free (&r);
+    put (c, "config", "lxc.include = %s\n", at (c, "config"));
+    CHECK (nsfd_lxc_read_container (c, &r, &err) < 0 && err && err->status == ELOOP,
+           "a config that includes itself: %s", err ? err->msg : "");
+    nsfd_error_free (&err);
+    nsfd_lxc_rootfs_free (&r);
+  }
+  tu_rm_tree (dir);
+}
+
 int
 main (void)
 {
@@ -125,5 +292,6 @@ main (void)
   test_refusals ();
   test_idmaps ();
   test_container_dir ();
+  test_includes ();
   TAP_DONE ();
 }
