@@ -124,8 +124,13 @@ versions (struct nsfd_doctor *d, const char *tmp)
       (void) unlink (out[i]);
       parse_version (r, line);
       if (pids[i] > 0 || !WIFEXITED (status[i]) || WEXITSTATUS (status[i]) != 0)
-        snprintf (r->reason, sizeof (r->reason), "`%s --version` %s", r->path,
-                  pids[i] > 0 ? "did not answer in time" : "failed");
+        {
+          /* Through a local: gcc -O0 -Wrestrict takes two members of *d for one object. */
+          char reason[sizeof (r->reason)];
+          snprintf (reason, sizeof (reason), "`%s --version` %s", r->path,
+                    pids[i] > 0 ? "did not answer in time" : "failed");
+          memcpy (r->reason, reason, sizeof (reason));
+        }
       else
         r->usable = true;
     }
