@@ -96,7 +96,12 @@ run (const struct lt_opts *o, nsfd_error_t *err)
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
     st.st_ino = 0;
   lt_progress_init (&prog, "export", o->quiet);
-  r = lx_export (l.upper_fd, fd, o->gzip, st.st_dev, st.st_ino, &prog, &res, err);
+  char out_name[4200];
+  if (fd == STDOUT_FILENO)
+    snprintf (out_name, sizeof (out_name), "standard output");
+  else
+    snprintf (out_name, sizeof (out_name), "\"%s\"", o->output);
+  r = lx_export (l.upper_fd, fd, out_name, o->gzip, st.st_dev, st.st_ino, &prog, &res, err);
   lt_progress_done (&prog);
   /* Renamed, not fsynced (like tar): a failed export never leaves a file
    * under the final name; `sync` makes it durable when that matters. */

@@ -30,6 +30,7 @@ struct lx
   struct lt_progress *prog;
   struct lx_result *res;
   int write_errno;
+  const char *out_name; /* for messages: the file, or "standard output" */
   dev_t skip_dev;
   ino_t skip_ino;
 };
@@ -93,7 +94,7 @@ archive_fail (struct lx *x, struct archive *a, const char *what, const char *pat
 {
   const char *msg = archive_error_string (a);
   if (x->write_errno)
-    return nsfd_make_error (err, x->write_errno, "writing the export");
+    return nsfd_make_error (err, x->write_errno, "writing the export to %s", x->out_name);
   return nsfd_make_error (err, EIO, "%s \"/%s\": %s", what, path ? path : "", msg ? msg : "libarchive failed");
 }
 
@@ -334,7 +335,7 @@ finish (struct lx *x, nsfd_error_t *err)
   x->ofill = 0;
   x->write_errno = lo_finish (&x->out);
   if (x->write_errno)
-    return nsfd_make_error (err, x->write_errno, "writing the export");
+    return nsfd_make_error (err, x->write_errno, "writing the export to %s", x->out_name);
   if (ld_sha256_final_hex (&x->out.hash, x->res->digest) != 0
       || (x->gz && ld_sha256_final_hex (&x->diff, x->res->diff_id) != 0))
     return nsfd_make_error (err, EIO, "finishing SHA-256 (libcrypto)");
@@ -344,10 +345,10 @@ finish (struct lx *x, nsfd_error_t *err)
 }
 
 int
-lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, struct lt_progress *prog,
-           struct lx_result *res, nsfd_error_t *err)
+lx_export (int upper_fd, int out_fd, const char *out_name, bool gzip, dev_t skip_dev, ino_t skip_ino,
+           struct lt_progress *prog, struct lx_result *res, nsfd_error_t *err)
 {
-  struct lx x = { .prog = prog, .res = res, .skip_dev = skip_dev, .skip_ino = skip_ino };
+  struct lx x = { .prog = prog, .res = res, .out_name = out_name, .skip_dev = skip_dev, .skip_ino = skip_ino };
   struct nsfd_scan_ops ops = { .enter = enter_cb, .data = &x, .track_links = true };
   int r;
 

@@ -20,8 +20,8 @@ struct lx_result
   uint64_t entries, sockets_skipped;
 };
 
-/* Writes the tree upper_fd to out_fd (gzip-compressed when gzip).  skip_dev
- * / skip_ino: an inode never to export (the output file itself when it lies
- * inside the tree). */
-int lx_export (int upper_fd, int out_fd, bool gzip, dev_t skip_dev, ino_t skip_ino, struct lt_progress *prog,
-               struct lx_result *res, nsfd_error_t *err);
+/* Writes the tree upper_fd to out_fd (gzip-compressed when gzip); out_name
+ * names it in messages.  skip_dev / skip_ino: an inode never to export (the
+ * output file itself when it lies inside the tree). */
+int lx_export (int upper_fd, int out_fd, const char *out_name, bool gzip, dev_t skip_dev, ino_t skip_ino,
+               struct lt_progress *prog, struct lx_result *res, nsfd_error_t *err);

@@ -211,7 +211,7 @@ lt_setup () {
 	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" --gzip --quiet
 	run --separate-stderr bash -c '"$0" layer export "$1" >/dev/full' "$NSFD_CLI_BIN" "$T/vol"
 	[ "$status" -eq 1 ]
-	grep -q 'No space left on device' <<<"$stderr"
+	grep -q 'writing the export to standard output: No space left on device' <<<"$stderr"
 	# -o naming a device (or a fifo) writes to it; it is never replaced by a file.
 	mknod "$T/null" c 1 3
 	mknod "$T/full" c 1 7
@@ -220,7 +220,7 @@ lt_setup () {
 	[ "$(jq -r .diffId <<<"$output")" = "$(jq -r .diffId <<<"$a")" ]
 	run --separate-stderr "$NSFD_CLI_BIN" layer export "$T/vol" -o "$T/full" --quiet
 	[ "$status" -eq 1 ]
-	grep -q 'No space left on device' <<<"$stderr"
+	grep -qF "writing the export to \"$T/full\": No space left on device" <<<"$stderr"
 	[ "$(stat -c '%F %t:%T' "$T/null" "$T/full")" = "$(printf 'character special file 1:3\ncharacter special file 1:7')" ]
 	! ls "$T" | grep -q partial
 	# A change shows: a different diff ID.
