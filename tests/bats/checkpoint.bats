@@ -35,13 +35,13 @@ _skip_unless_criu () {
 	msg=$(timeout 60 criu check 2>&1 </dev/null 3>&-) || skip "criu check fails: $(tail -n1 <<<"$msg")"
 }
 
-# CRIU can pass `criu check` and still be unable to dump here (seen on this shared
-# machine: a dump failing on RLIMIT_NOFILE, or stalling for minutes at its start). Once per
-# run, the real runc checkpoints and restores a plain container, without nsfdsuds; when
-# that fails, this environment cannot run these tests and they skip with CRIU's reason.
-# A failure of ours with a working plain checkpoint still fails the test.
+# CRIU can pass `criu check` and still be unable to dump here (seen on a shared machine: a
+# dump stalling for minutes at its start). Once per run, the real runc checkpoints and
+# restores a plain container, without nsfdsuds; when that fails, this environment cannot
+# run these tests and they skip with the step that failed and CRIU's reason. A failure of
+# ours with a working plain checkpoint still fails the test.
 _skip_unless_plain_checkpoint () {
-	local cache=$NSFD_SUITE_CACHE/criu-plain-checkpoint b id img rt st=0
+	local cache=$NSFD_SUITE_CACHE/criu-plain-checkpoint b id img rt step st=0
 	if [[ ! -f $cache ]]; then
 		b=$(nsfd_tmpdir preflight)
 		img=$(nsfd_tmpdir preflight-img)
@@ -50,19 +50,42 @@ _skip_unless_plain_checkpoint () {
 		nsfd_bundle "$b" --args "sh -c 'exec </dev/null >/dev/null 2>&1; while :; do sleep 0.2; done'" \
 			--jq '.linux.namespaces |= map(select(.type != "network"))'
 		nsfd_track_container runc "$id"
+		step=run
 		timeout -k 5 30 $rt run -d --bundle "$b" "$id" </dev/null >/dev/null 2>&1 3>&- &&
+			step=checkpoint &&
 			timeout -k 5 60 $rt checkpoint --image-path "$img" --work-path "$img" "$id" </dev/null >/dev/null 2>&1 3>&- &&
+			step=restore &&
 			timeout -k 5 60 $rt restore -d --image-path "$img" --work-path "$img" --bundle "$b" "$id" \
 				</dev/null >/dev/null 2>&1 3>&- || st=$?
 		timeout -k 5 30 $rt delete -f "$id" </dev/null >/dev/null 2>&1 3>&- || true
 		if ((st == 0)); then
 			echo ok >"$cache"
 		else
-			{ echo "status $st"; grep -hE 'Error' "$img"/*.log 2>/dev/null | tail -n 1; } | tr '\n' ' ' >"$cache"
+			_plain_failure "$step" "$st" "$img" >"$cache"
 		fi
 	fi
 	[[ $(cat "$cache") == ok ]] ||
 		skip "CRIU cannot checkpoint and restore a plain runc container here: $(cat "$cache")"
+}
+
+# _plain_failure STEP STATUS IMG: one line, the step, how it ended, CRIU's last error.
+# CRIU logs "rlimit: Can't setup RLIMIT_NOFILE for self" as an error on every dump and
+# restore where root cannot raise RLIMIT_NOFILE (no CAP_SYS_RESOURCE in the bounding set)
+# and carries on: that line is never the reason.
+_plain_failure () {
+	local step=$1 st=$2 img=$3 log
+	case $step in
+	checkpoint) log=$img/dump.log ;;
+	restore) log=$img/restore.log ;;
+	esac
+	if ((st == 124 || st == 137)); then
+		printf 'runc %s timed out' "$step"
+	else
+		printf 'runc %s exited with status %s' "$step" "$st"
+	fi
+	[[ -n ${log:-} && -f $log ]] &&
+		grep -E 'Error' "$log" | grep -v 'Can.t setup RLIMIT_NOFILE' | tail -n 1 | sed 's/^/: /' | tr -d '\n'
+	echo
 }
 
 # The container: a counter only in memory (written to /counter for the test to read) and
