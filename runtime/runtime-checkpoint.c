@@ -137,7 +137,12 @@ runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, c
     runtime_exec (runtime_real (&s->cfg), argv);
   status = runtime_run (runtime_real (&s->cfg), argv);
   if (status != 0)
-    return runtime_exit_code (status);
+    {
+      /* An earlier checkpoint stopped it, and we were killed before
+       * cleaning up after it: nothing to checkpoint, but nothing to keep. */
+      (void) runtime_end_if_gone (s, a, "checkpoint");
+      return runtime_exit_code (status);
+    }
   NSFD_FAULT ("checkpoint-after-runtime");
   running = still_running (s, a);
   if (record_checkpoint (a, rec.layer_path, running, &err) < 0)

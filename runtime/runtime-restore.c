@@ -49,9 +49,11 @@ read_record (const struct nsfd_session *s, const struct nsfd_runtime_args *a, st
     {
       nsfd_error_free (err);
       return nsfd_make_error (err, ENOENT,
-                              "checkpoint \"%s\" has no %s: it was not taken through nsfdsuds-runtime, so "
-                              "nothing tells which layer its processes' files are in; set the annotation "
-                              "nsfdsuds.io/restore-any-layer=\"true\" to restore anyway",
+                              "checkpoint \"%s\" has no %s: it was not taken through nsfdsuds-runtime, or "
+                              "nsfdsuds-runtime was stopped after the runtime's checkpoint and before it "
+                              "recorded the layer, so nothing tells which layer its processes' files are in, nor "
+                              "in which state; set the annotation nsfdsuds.io/restore-any-layer=\"true\" to "
+                              "restore anyway (only onto the layer it was taken on, unused since)",
                               image, NSFD_CHECKPOINT_RECORD);
     }
   return nsfd_error_wrap (err, "checkpoint \"%s\"", image);

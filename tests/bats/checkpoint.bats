@@ -503,12 +503,99 @@ _fault_setup () {
 	nsfd_fault_assert_clean "$id2" "$snap"
 }
 
+# The wrapper killed (SIGKILL) after the runtime's checkpoint stopped the container, at
+# each checkpoint fault point: CRIU's images are there, our record is not, <runDir>/<id>
+# and a stale holder.json are left. The next checkpoint of that id (the runtime has no
+# such container any more) or its delete clears them; a restore from those images is
+# refused naming the interrupted checkpoint, and with nsfdsuds.io/restore-any-layer the
+# processes continue on their layer.
+@test "checkpoint: faults: the wrapper killed after the runtime checkpointed, then checkpoint or delete" {
+	local b b2 vol img snap id point next n=0 c1
+	nsfd_skip_unless_fault_build
+	_setup runc
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	_ckpt_bundle "$b" "$vol"
+	snap=$(nsfd_tmpdir .snap)/before
+	nsfd_fault_snapshot "$snap"
+	for point in checkpoint-after-runtime checkpoint-after-sync; do
+		for next in checkpoint delete; do
+			n=$((n + 1))
+			id=$(nsfd_unique_id "cf$n")
+			img=$(nsfd_tmpdir)/img-$n
+			nsfd_wrapper_create_start "$b" "$id"
+			_wait_counter "$vol" 3
+			NSFDSUDS_TEST_FAULT=$point _checkpoint "$id" "$img"
+			[ "$status" -ne 0 ]
+			[ -f "$img/inventory.img" ]
+			[ ! -e "$img/nsfdsuds-checkpoint.json" ]
+			[ -d "$NSFD_W_RUNDIR/$id" ]
+			_assert_holder_not_live "$vol"
+			if [[ $next == checkpoint ]]; then
+				_checkpoint "$id" "$img.again"
+				[ "$status" -ne 0 ]
+				[[ $output == *"the runtime has no container \"$id\" any more"*"released"* ]]
+			else
+				nsfd_wrapper delete "$id"
+				echo "delete: $status: $output"
+				[ "$status" -eq 0 ]
+			fi
+			nsfd_wrapper_gone "$id" "$vol"
+			nsfd_fault_assert_clean "$id" "$snap"
+			_refused "$b" "$vol" "$img" "stopped after the runtime's checkpoint"
+			[ ! -e "$b/rootfs/counter" ]
+		done
+	done
+	# What CRIU wrote, restored with the override onto the layer it was taken on.
+	c1=$(_counter "$vol")
+	b2=$(nsfd_tmpdir bundle-any)
+	_ckpt_bundle "$b2" "$vol" nsfdsuds.io/restore-any-layer=true
+	id=$(nsfd_unique_id cfr)
+	_restore "$b2" "$id" "$img"
+	[ "$status" -eq 0 ]
+	[[ $output == *"restoring without a checkpoint record"* ]]
+	_wait_counter "$vol" $((c1 + 3))
+	nsfd_wrapper_stop_delete "$id"
+	nsfd_wrapper_gone "$id" "$vol"
+	nsfd_fault_assert_clean "$id" "$snap"
+}
+
+# --leave-running: the container goes on holding its layer after the kill; the checkpoint
+# retried into the same image directory is recorded.
+@test "checkpoint: faults: crun --leave-running, the wrapper killed after the runtime checkpointed, the retry" {
+	local b vol img id point
+	nsfd_skip_unless_fault_build
+	_setup crun
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	_ckpt_bundle "$b" "$vol"
+	for point in checkpoint-after-runtime checkpoint-after-sync; do
+		id=$(nsfd_unique_id "cl-$point")
+		img=$(nsfd_tmpdir)/img-$point
+		nsfd_wrapper_create_start "$b" "$id"
+		_wait_counter "$vol" 3
+		NSFDSUDS_TEST_FAULT=$point _checkpoint "$id" "$img" --leave-running
+		[ "$status" -ne 0 ]
+		[ ! -e "$img/nsfdsuds-checkpoint.json" ]
+		[ "$(nsfd_wrapper_state "$id")" = running ]
+		[[ $(nsfd_wrapper_holder "$vol") == *"\"$id\""* ]]
+		_checkpoint "$id" "$img" --leave-running
+		[ "$status" -eq 0 ]
+		[ "$(jq -r .leftRunning "$img/nsfdsuds-checkpoint.json")" = true ]
+		[ "$(jq -r .container "$img/nsfdsuds-checkpoint.json")" = "$id" ]
+		nsfd_wrapper_stop_delete "$id"
+		nsfd_wrapper_gone "$id" "$vol"
+	done
+}
+
 _assert_holder_not_live () {
 	local h=$1/.nsfdsuds/default/holder.json pid start
 	[[ -e $h ]] || return 0
 	pid=$(jq -r .pid "$h")
 	start=$(jq -r .pidStartTime "$h")
-	if [[ -e /proc/$pid/stat ]] && [[ $(awk '{ print $22 }' "/proc/$pid/stat") == "$start" ]]; then
+	# A zombie is dead: a container's init killed by CRIU is reaped by the host's init a
+	# moment after the runtime's checkpoint returned.
+	if [[ -e /proc/$pid/stat ]] && [[ $(sed 's/.*) //' "/proc/$pid/stat" | awk '$1 != "Z" && $1 != "X" { print $20 }') == "$start" ]]; then
 		echo "holder.json names a live process: $(cat "$h")" >&2
 		return 1
 	fi
