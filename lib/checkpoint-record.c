@@ -138,8 +138,9 @@ nsfd_checkpoint_match (const struct nsfd_checkpoint_record *r, const struct nsfd
   if (now->generation == 0)
     return nsfd_make_error (err, ESTALE,
                             "the checkpoint of container \"%s\" belongs to layer \"%s\" (%s) at generation %llu; "
-                            "layer %s has never run a container: another layer of the same name (copy the "
-                            "checkpointed volume first); " OVERRIDE,
+                            "layer %s has no generation: it has never run a container, or it was copied without "
+                            "its \"generation\" file (copy the checkpointed layer directory whole: layer.json, "
+                            "generation, upper/); " OVERRIDE,
                             r->container, was->name, was->path, was->generation, now->path);
   if (strcmp (was->lower_id, now->lower_id) != 0)
     return nsfd_make_error (err, ESTALE,

@@ -332,7 +332,7 @@ _refused () {
 	[ "$(_gen "$vol")" = "$gen" ]
 }
 
-@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record" {
+@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record, a copy without its generation" {
 	local b vol id img v b2 before
 	_setup runc
 	b=$(nsfd_tmpdir bundle)
@@ -373,6 +373,23 @@ _refused () {
 	[ "$status" -eq 0 ]
 	[ "$(_gen "$v")" = 2 ]
 	_refused "$b2" "$v" "$img" "used after the checkpoint"
+	# A copy of the layer without its generation file.
+	_case nogen
+	rm "$v/.nsfdsuds/default/generation"
+	_refused "$b2" "$v" "$img" 'copied without its "generation" file'
+	# The layer moved as docs/layer-format.md backs it up (a tar of the layer directory)
+	# keeps its generation: restored.
+	_case tarred
+	rm -rf "$v/.nsfdsuds"
+	mkdir -m 0700 -p "$v/.nsfdsuds/default"
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$vol/.nsfdsuds/default" -czf "$v.tgz" .
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$v/.nsfdsuds/default" -xpzf "$v.tgz"
+	[ "$(_gen "$v")" = 1 ]
+	_restore "$b2" "tar-$id" "$img"
+	[ "$status" -eq 0 ]
+	[ "$(_gen "$v")" = 2 ]
+	nsfd_wrapper_stop_delete "tar-$id"
+	nsfd_wrapper_gone "tar-$id" "$v"
 	# No record: a checkpoint taken around the wrapper.
 	cp -a "$img" "$img.bare"
 	rm "$img.bare/nsfdsuds-checkpoint.json"

@@ -139,6 +139,7 @@ test_match (void)
   now.generation = 0;
   CHECK (nsfd_checkpoint_match (&r, &now, &err) < 0, "a layer that never ran is refused");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "never run", "and says so");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), "copied without its \"generation\" file", "and names the copy");
   nsfd_error_free (&err);
 
   now = r.layer;
