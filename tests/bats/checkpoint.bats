@@ -27,6 +27,7 @@ setup () {
 teardown () {
 	nsfd_podman_cleanup
 	nsfd_wrapper_teardown
+	_cgroup2_cleanup
 }
 
 _skip_unless_criu () {
@@ -115,7 +116,36 @@ _setup () {
 	if [[ $1 == crun ]]; then
 		NSFD_W_ROOT=/run/crun
 		mkdir -p "$NSFD_W_ROOT"
+		_CRUN_USED=1
 	fi
+}
+
+# The tree runs crun on the cgroup v1 hierarchies (enter.sh), so its containers stay in
+# the root of the host's cgroup2 hierarchy. CRIU (default soft mode) dumps a task's cgroup
+# with every cgroup below it, and crun's restore re-creates that below /<id> in every
+# hierarchy, cgroup2 included, where nothing removes it (crun does not see cgroup2 here):
+# each crun restore copied the whole host cgroup2 tree once more (352,000 directories
+# after a dozen runs; CRIU then spent minutes walking them in every dump). After each
+# test that used crun, the cgroup2 directories named after the suite's
+# containers go, depth first (rmdir: only empty cgroups), through a cgroup2 mount of this
+# namespace's own.
+_cgroup2_cleanup () {
+	local m d rc=0
+	[[ -n ${_CRUN_USED:-} ]] || return 0
+	# Not nsfd_tmpdir: the test's own cleanup has run by now.
+	m=$(mktemp -d "$NSFD_SUITE_CACHE/cgroup2.XXXXXX")
+	if ! mount -t cgroup2 nsfd-cg2 "$m"; then
+		rmdir "$m"
+		return 0
+	fi
+	for d in "$m/$NSFD_ID_PREFIX"-*; do
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d -exec rmdir {} + || rc=1
+	done
+	umount "$m"
+	rmdir "$m"
+	((rc == 0)) || echo "cgroup2 directories of the suite's containers could not all be removed" >&2
+	return $rc
 }
 
 _upper () { printf '%s/.nsfdsuds/%s/upper\n' "$1" "${2:-default}"; }
