@@ -66,6 +66,7 @@ check_layer (struct nsfd_session *s, void *ctx, nsfd_error_t *err)
   struct restore_ctx *c = ctx;
   const struct nsfd_layer *l = &s->plan.layer;
   struct nsfd_checkpoint_layer now = { 0 };
+  int r;
 
   /* The generation moves on just before the runtime runs, not here: a
    * restore that fails before that leaves the checkpoint restorable. */
@@ -78,6 +79,9 @@ check_layer (struct nsfd_session *s, void *ctx, nsfd_error_t *err)
   snprintf (now.lower_id, sizeof (now.lower_id), "%s", l->lower_id ? l->lower_id : "");
   if (nsfd_layer_generation_read (l->dir_fd, &now.generation, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
+  if ((r = nsfd_checkpoint_mark_present (l->dir_fd, err)) < 0)
+    return nsfd_error_wrap (err, "layer \"%s\"", l->path);
+  now.marked = r == 1;
   if (nsfd_checkpoint_match (&c->rec, &now, err) == 0)
     return 0;
   if (!s->req.restore_any_layer)

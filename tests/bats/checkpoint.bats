@@ -362,7 +362,7 @@ _refused () {
 	[ "$(_gen "$vol")" = "$gen" ]
 }
 
-@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record, a copy without its generation" {
+@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record, a copy without its generation or its xattrs" {
 	local b vol id img v b2 before
 	_setup runc
 	b=$(nsfd_tmpdir bundle)
@@ -420,6 +420,16 @@ _refused () {
 	[ "$(_gen "$v")" = 2 ]
 	nsfd_wrapper_stop_delete "tar-$id"
 	nsfd_wrapper_gone "tar-$id" "$v"
+	# A copy that dropped the extended attributes (tar without --xattrs): the checkpoint's
+	# mark on the layer directory is gone, and so are the overlay's opaque marks.
+	v=$NSFD_W_VOLS/noxattrs
+	mkdir -p "$v"
+	tar --numeric-owner -C "$vol" -cf - . | tar --numeric-owner -C "$v" -xpf -
+	[ "$(_gen "$v")" = 1 ]
+	b2=$(nsfd_tmpdir bundle-noxattrs)
+	nsfd_bundle "$b2" --mount "$v:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
+		--jq '.linux.namespaces |= map(select(.type != "network"))'
+	_refused "$b2" "$v" "$img" "has lost its trusted.* extended attributes"
 	# No record: a checkpoint taken around the wrapper.
 	cp -a "$img" "$img.bare"
 	rm "$img.bare/nsfdsuds-checkpoint.json"
@@ -652,9 +662,12 @@ _assert_holder_not_live () {
 
 # podman container checkpoint --export / restore --import with the wrapper as podman's
 # runtime (runc behind it): the restored container continues on its persistent root, and
-# podman's rootfs-diff holds nothing of it (the root's changes are in the layer).
+# podman's rootfs-diff holds nothing of it (the root's changes are in the layer). The
+# volumes' tars in podman's export keep whiteouts but no extended attributes: a restore
+# from them is refused (the overlay's opaque directories would be lost); with
+# --ignore-volumes and the volume copied keeping its xattrs, it restores.
 @test "checkpoint: podman: checkpoint --export, restore --import, with the wrapper" {
-	local vol data tar c1 n
+	local vol data tar voltar x c1 n
 	command -v podman >/dev/null || skip "podman not installed"
 	nsfd_podman_init "$(nsfd_tmpdir podman)"
 	# The wrapper only: no hooks (they would stand aside anyway).
@@ -667,19 +680,32 @@ _assert_holder_not_live () {
 	nsfd_podman_ok runc volume create "$vol"
 	data=$NSFD_PODMAN_DIR/storage/volumes/$vol/_data
 	tar=$(nsfd_tmpdir)/c1.tar
+	voltar=$(nsfd_tmpdir)/vol.tar
+	x=$(nsfd_tmpdir export)
 	# The host's network: CRIU would lock a network namespace with iptables-restore.
 	nsfd_podman_ok "$NSFD_RUNTIME_BIN" run -d --name c1 --network host --annotation nsfdsuds.io/persist=/data \
 		-v "$vol:/data" localhost/nsfdt-busybox sh -c "$_COUNTER"
 	_wait_counter "$data" 5
+	# A deleted image file (a whiteout) and a replaced image directory (opaque).
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c1 sh -c 'rm /etc/group && rm -rf /usr/sbin && mkdir /usr/sbin && echo new >/usr/sbin/only'
+	[ -c "$(_upper "$data")/etc/group" ]
+	[ "$(getfattr --only-values -n trusted.overlay.opaque "$(_upper "$data")/usr/sbin")" = y ]
 	nsfd_podman "$NSFD_RUNTIME_BIN" container checkpoint --compress none --export "$tar" c1
 	echo "podman checkpoint: $status: $output"
 	[ "$status" -eq 0 ]
 	c1=$(_counter "$data")
-	tar -xf "$tar" -C "$(nsfd_tmpdir export)"
-	ls "$(nsfd_tmpdir export)"
-	[ -f "$(nsfd_tmpdir export)/checkpoint/nsfdsuds-checkpoint.json" ]
+	tar -xf "$tar" -C "$x"
+	ls "$x"
+	[ -f "$x/checkpoint/nsfdsuds-checkpoint.json" ]
 	# No rootfs-diff.tar: the root's changes are all in the layer, on the volume.
-	[ ! -e "$(nsfd_tmpdir export)/rootfs-diff.tar" ]
+	[ ! -e "$x/rootfs-diff.tar" ]
+	# The volume's tar: the whiteout is there, no xattr at all (no pax xattr records).
+	tar -tvf "$x/volumes/$vol.tar" | grep -E '^c.* 0,0 .*upper/etc/group$'
+	[ -z "$(python3 -c 'import sys, tarfile
+print([m.name for m in tarfile.open(sys.argv[1]) if any(k.startswith("SCHILY.xattr.") for k in m.pax_headers)])' \
+		"$x/volumes/$vol.tar" | tr -d '[]')" ]
+	# The volume as docs/checkpoint.md copies it, xattrs kept.
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$data" -cpf "$voltar" .
 	nsfd_podman_ok runc rm -f c1
 	[ ! -e "$data/.nsfdsuds/default/holder.json" ]
 	# Another node: the volume comes from the export (podman puts named volumes into it).
@@ -688,12 +714,27 @@ _assert_holder_not_live () {
 
 	nsfd_podman "$NSFD_RUNTIME_BIN" container restore --import "$tar" --name c2
 	echo "podman restore: $status: $output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"has lost its trusted.* extended attributes"* ]]
+	[ ! -e "$data/.nsfdsuds/default/holder.json" ]
+	nsfd_podman runc rm -f c2
+	nsfd_podman_ok runc volume rm -f "$vol"
+
+	# The volume copied with its xattrs, and podman told to leave it alone.
+	nsfd_podman_ok runc volume create "$vol"
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$data" -xpf "$voltar"
+	nsfd_podman "$NSFD_RUNTIME_BIN" container restore --import "$tar" --ignore-volumes --name c2
+	echo "podman restore --ignore-volumes: $status: $output"
 	[ "$status" -eq 0 ]
 	_wait_counter "$data" $((c1 + 5))
 	[[ $(cat "$data/.nsfdsuds/default/holder.json") == *runtime* ]]
-	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c2 sh -c 'cat /counter; awk "\$5 == \"/\" { for (i = 6; \$i != \"-\"; i++); print \$(i + 1) }" /proc/self/mountinfo'
-	((${lines[0]} > c1))
-	[ "${lines[1]}" = overlay ]
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c2 sh -c 'echo "counter=$(cat /counter)"; awk "\$5 == \"/\" { for (i = 6; \$i != \"-\"; i++); print \"root=\" \$(i + 1) }" /proc/self/mountinfo; echo "sbin=$(ls -A /usr/sbin | tr "\n" " ")"; [ -e /etc/group ] || echo group=absent'
+	echo "$output"
+	n=$(sed -n 's/^counter=//p' <<<"$output")
+	((n > c1))
+	[[ $output == *$'\nroot=overlay\n'* ]]
+	[[ $output == *$'\nsbin=only \n'* ]]
+	[[ $output == *$'\ngroup=absent'* ]]
 	nsfd_podman_ok "$NSFD_RUNTIME_BIN" rm -f c2
 	_assert_log_continuous "$(_upper "$data")/var/log/app.log"
 }
