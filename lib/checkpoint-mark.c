@@ -27,10 +27,11 @@ nsfd_checkpoint_mark_present (int layer_dir_fd, nsfd_error_t *err)
 {
   char value[32];
 
-  if (fgetxattr (layer_dir_fd, NSFD_CHECKPOINT_MARK, value, sizeof (value)) >= 0)
+  /* ERANGE: there, with a longer value than ours. */
+  if (fgetxattr (layer_dir_fd, NSFD_CHECKPOINT_MARK, value, sizeof (value)) >= 0 || errno == ERANGE)
     return 1;
-  if (errno == ENODATA || errno == ERANGE)
-    return errno == ERANGE;
+  if (errno == ENODATA)
+    return 0;
   return nsfd_make_error (err, errno, "reading the extended attribute %s of the layer directory",
                           NSFD_CHECKPOINT_MARK);
 }

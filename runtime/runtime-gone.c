@@ -3,7 +3,6 @@
  * was killed after that runtime step, <runDir>/<id> and the layer's (stale)
  * holder are all that is left of it.  The next checkpoint or delete of that
  * id clears them (docs/checkpoint.md, "Faults"). */
-#include <errno.h>
 #include <stdio.h>
 
 #include "checkpoint-record.h"
