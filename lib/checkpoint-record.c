@@ -34,6 +34,8 @@ nsfd_checkpoint_record_write (int image_dir_fd, const struct nsfd_checkpoint_rec
   nsfd_jw_member_string (&w, "layerCreatedAt", r->layer.created_at);
   nsfd_jw_member_string (&w, "lowerId", r->layer.lower_id);
   nsfd_jw_member_uint (&w, "generation", r->layer.generation);
+  if (r->layer.marked)
+    nsfd_jw_member_string (&w, "layerMark", NSFD_CHECKPOINT_MARK);
   nsfd_jw_object_end (&w);
   if (nsfd_jw_finish (&w, DOC, &len, err) < 0)
     return -1;
@@ -74,7 +76,7 @@ int
 nsfd_checkpoint_record_parse (const char *buf, size_t len, struct nsfd_checkpoint_record *r, nsfd_error_t *err)
 {
   static const char *const known[] = { "format", "container", "takenAt", "leftRunning", "layerPath", "layerName",
-                                       "layerCreatedAt", "lowerId", "generation", NULL };
+                                       "layerCreatedAt", "lowerId", "generation", "layerMark", NULL };
   cleanup_json struct nsfd_json *tree = NULL;
   const struct nsfd_json *v = NULL;
   long long n;
@@ -101,6 +103,14 @@ nsfd_checkpoint_record_parse (const char *buf, size_t len, struct nsfd_checkpoin
   if (v != NULL && nsfd_json_expect (DOC, v, "leftRunning", NSFD_JSON_BOOL, err) < 0)
     return -1;
   r->left_running = v != NULL && v->boolean;
+  /* Optional: records written before the mark existed have none. */
+  if (nsfd_json_field (DOC, tree, "", "layerMark", &v, err) < 0)
+    return -1;
+  if (v != NULL && nsfd_json_expect (DOC, v, "layerMark", NSFD_JSON_STRING, err) < 0)
+    return -1;
+  if (v != NULL && strcmp (v->text, NSFD_CHECKPOINT_MARK) != 0)
+    return nsfd_make_error (err, EINVAL, "%s: \"layerMark\" is not %s", DOC, NSFD_CHECKPOINT_MARK);
+  r->layer.marked = v != NULL;
   if (r->layer.name[0] == '\0')
     return nsfd_make_error (err, EINVAL, "%s: \"layerName\" is empty", DOC);
   return 0;
@@ -138,8 +148,9 @@ nsfd_checkpoint_match (const struct nsfd_checkpoint_record *r, const struct nsfd
   if (now->generation == 0)
     return nsfd_make_error (err, ESTALE,
                             "the checkpoint of container \"%s\" belongs to layer \"%s\" (%s) at generation %llu; "
-                            "layer %s has never run a container: another layer of the same name (copy the "
-                            "checkpointed volume first); " OVERRIDE,
+                            "layer %s has no generation: it has never run a container, or it was copied without "
+                            "its \"generation\" file (copy the checkpointed layer directory whole: layer.json, "
+                            "generation, upper/); " OVERRIDE,
                             r->container, was->name, was->path, was->generation, now->path);
   if (strcmp (was->lower_id, now->lower_id) != 0)
     return nsfd_make_error (err, ESTALE,
@@ -153,5 +164,13 @@ nsfd_checkpoint_match (const struct nsfd_checkpoint_record *r, const struct nsfd
                             "generation %llu (layer %s): the layer was used after the checkpoint, and its "
                             "files no longer match the processes' state; " OVERRIDE,
                             now->path, now->generation, r->container, was->generation, was->path);
+  if (was->marked && !now->marked)
+    return nsfd_make_error (err, ESTALE,
+                            "layer %s has lost its trusted.* extended attributes since the checkpoint of "
+                            "container \"%s\" (%s, set then, is missing): it was copied without them (podman's "
+                            "volume export drops them, as do tar without --xattrs and rsync without -X), "
+                            "and with them the overlay's opaque directories, so deleted image files would "
+                            "come back; copy the volume again keeping its xattrs; " OVERRIDE,
+                            now->path, r->container, NSFD_CHECKPOINT_MARK);
   return 0;
 }

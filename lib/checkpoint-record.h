@@ -23,6 +23,7 @@ struct nsfd_checkpoint_layer
   char created_at[32];       /* layer.json createdAt: tells a layer from another of the same name */
   char lower_id[72];         /* layer.json lowerId, "" when none */
   unsigned long long generation;
+  bool marked;               /* the layer directory carries NSFD_CHECKPOINT_MARK */
 };
 
 struct nsfd_checkpoint_record
@@ -39,6 +40,14 @@ int nsfd_checkpoint_record_write (int image_dir_fd, const struct nsfd_checkpoint
 int nsfd_checkpoint_record_parse (const char *buf, size_t len, struct nsfd_checkpoint_record *r, nsfd_error_t *err);
 /* Reads the record of image_dir_fd; ENOENT when there is none. */
 int nsfd_checkpoint_record_read (int image_dir_fd, struct nsfd_checkpoint_record *r, nsfd_error_t *err);
+
+/* A trusted.* extended attribute on the layer directory, set at checkpoint
+ * (value: the generation): a copy that lost it lost the overlay's
+ * trusted.overlay.opaque marks too (checkpoint-mark.c). */
+#define NSFD_CHECKPOINT_MARK "trusted.nsfdsuds.checkpoint"
+int nsfd_checkpoint_mark_set (int layer_dir_fd, unsigned long long generation, nsfd_error_t *err);
+/* 1 present, 0 absent, -1 with err when it cannot be told. */
+int nsfd_checkpoint_mark_present (int layer_dir_fd, nsfd_error_t *err);
 
 /* 0 when the layer a restore found (now; its generation before the restore
  * takes it) is the one of the checkpoint and unchanged since; else ESTALE

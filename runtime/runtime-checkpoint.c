@@ -55,8 +55,9 @@ layer_state (int lfd, const char *path, struct nsfd_checkpoint_layer *out, nsfd_
   return nsfd_layer_generation_read (lfd, &out->generation, err);
 }
 
-/* After the runtime's checkpoint: everything the processes wrote through the
- * overlay is on disk (syncfs of the upper's file system), then the record. */
+/* After the runtime's checkpoint: the layer directory gets the checkpoint's
+ * mark, everything the processes wrote through the overlay is made durable
+ * (syncfs of the upper's file system), then the record. */
 static int
 record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, bool running, nsfd_error_t *err)
 {
@@ -72,11 +73,15 @@ record_checkpoint (const struct nsfd_runtime_args *a, const char *layer_path, bo
   ufd = openat (lfd, NSFD_LAYER_UPPER, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ufd < 0)
     return nsfd_make_error (err, errno, "opening the upper directory of layer \"%s\"", layer_path);
+  if (layer_state (lfd, layer_path, &rec.layer, err) < 0)
+    return -1;
+  /* Before the sync, so that it is as durable as the layer's files. */
+  if (nsfd_checkpoint_mark_set (lfd, rec.layer.generation, err) < 0)
+    return nsfd_error_wrap (err, "layer \"%s\"", layer_path);
+  rec.layer.marked = true;
   if (syncfs (ufd) < 0)
     return nsfd_make_error (err, errno, "syncfs of layer \"%s\"", layer_path);
   NSFD_FAULT ("checkpoint-after-sync");
-  if (layer_state (lfd, layer_path, &rec.layer, err) < 0)
-    return -1;
   snprintf (rec.container, sizeof (rec.container), "%s", a->id);
   rec.left_running = running;
   ifd = open (image, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -137,7 +142,12 @@ runtime_checkpoint (struct nsfd_session *s, const struct nsfd_runtime_args *a, c
     runtime_exec (runtime_real (&s->cfg), argv);
   status = runtime_run (runtime_real (&s->cfg), argv);
   if (status != 0)
-    return runtime_exit_code (status);
+    {
+      /* An earlier checkpoint stopped it, and we were killed before
+       * cleaning up after it: nothing to checkpoint, but nothing to keep. */
+      (void) runtime_end_if_gone (s, a, "checkpoint");
+      return runtime_exit_code (status);
+    }
   NSFD_FAULT ("checkpoint-after-runtime");
   running = still_running (s, a);
   if (record_checkpoint (a, rec.layer_path, running, &err) < 0)

@@ -96,14 +96,17 @@ pid_from_file (const char *path)
   return pid > 0 ? pid : 0;
 }
 
-/* `runtime [--root R] state ID`, its stdout into buf. */
+/* `runtime [--root R] state ID`, its stdout into buf (or, with errors, its
+ * stderr, stdout going to /dev/null); *status gets its wait status (-1 when
+ * it could not be run). */
 static size_t
-read_state (const char *runtime, const struct nsfd_runtime_args *a, char *buf, size_t cap)
+read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors, char *buf, size_t cap, int *status)
 {
   int pfd[2];
   size_t len = 0;
   pid_t c;
 
+  *status = -1;
   if (pipe2 (pfd, O_CLOEXEC) < 0)
     return 0;
   c = fork ();
@@ -111,7 +114,13 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, char *buf, s
     {
       char *argv[6];
       int n = 0;
-      dup2 (pfd[1], 1);
+      dup2 (pfd[1], errors ? 2 : 1);
+      if (errors)
+        {
+          int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+          if (null >= 0)
+            dup2 (null, 1);
+        }
       argv[n++] = (char *) runtime;
       if (a->root)
         {
@@ -125,16 +134,22 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, char *buf, s
       _exit (127);
     }
   close (pfd[1]);
-  while (c > 0 && len < cap - 1)
+  /* Read to the end (what does not fit is dropped): the runtime must not
+   * die of SIGPIPE, its exit status is an answer too. */
+  while (c > 0)
     {
-      ssize_t n = read (pfd[0], buf + len, cap - 1 - len);
+      char spill[512];
+      ssize_t n = len < cap - 1 ? read (pfd[0], buf + len, cap - 1 - len) : read (pfd[0], spill, sizeof (spill));
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0)
         break;
-      len += (size_t) n;
+      if (len < cap - 1)
+        len += (size_t) n;
     }
   close (pfd[0]);
-  if (c > 0)
-    (void) waitpid (c, NULL, 0);
+  while (c > 0 && waitpid (c, status, 0) < 0 && errno == EINTR)
+    ;
   buf[len] = '\0';
   return len;
 }
@@ -146,12 +161,25 @@ runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a)
   struct nsfd_oci_state st = { 0 };
   pid_t pid = a->pid_file ? pid_from_file (a->pid_file) : 0;
   size_t len;
+  int status;
 
   if (pid > 0 || (buf = malloc (STATE_MAX)) == NULL)
     return pid;
-  len = read_state (runtime, a, buf, STATE_MAX);
+  len = read_state (runtime, a, false, buf, STATE_MAX, &status);
   if (len > 0 && nsfd_oci_state_parse (buf, len, &st, NULL) == 0)
     pid = st.pid;
   nsfd_oci_state_free (&st);
   return pid;
+}
+
+bool
+runtime_container_unknown (const char *runtime, const struct nsfd_runtime_args *a)
+{
+  char buf[4096];
+  int status;
+
+  /* A failed state alone could be anything; runc ("container does not
+   * exist") and crun ("container `ID` does not exist") say which. */
+  (void) read_state (runtime, a, true, buf, sizeof (buf), &status);
+  return status != -1 && WIFEXITED (status) && WEXITSTATUS (status) != 0 && strstr (buf, "does not exist") != NULL;
 }

@@ -23,7 +23,10 @@ report (enum nsfd_log_level level, const char *id, const char *msg)
 }
 
 /* delete ID: only containers we set up have a runtime directory; one stat
- * decides.  After the runtime's delete succeeded, the layer is free. */
+ * decides.  After the runtime's delete succeeded, the layer is free.  When
+ * it failed because the runtime no longer has the container (a checkpoint
+ * removed it and we were killed before cleaning up), our leftovers go and the
+ * delete succeeds: nothing of the container is left. */
 static int
 wrapper_delete (struct nsfd_session *s, const struct nsfd_runtime_args *a, char **argv)
 {
@@ -36,10 +39,12 @@ wrapper_delete (struct nsfd_session *s, const struct nsfd_runtime_args *a, char 
       || nsfd_rundir_path (s->cfg.run_dir, a->id, NULL, p, sizeof (p), NULL) < 0 || lstat (p, &st) < 0)
     runtime_exec (runtime_real (&s->cfg), argv);
   status = runtime_run (runtime_real (&s->cfg), argv);
+  if (status != 0)
+    return runtime_end_if_gone (s, a, "delete") ? 0 : runtime_exit_code (status);
   s->id = a->id;
-  if (status == 0 && nsfd_session_end (s, &err) < 0)
+  if (nsfd_session_end (s, &err) < 0)
     nsfd_log (NSFD_LOG_WARNING, a->id, "%s", nsfd_error_text (err));
-  return runtime_exit_code (status);
+  return 0;
 }
 
 /* The bundle of create/run as an absolute path into buf; NULL when it cannot

@@ -49,9 +49,11 @@ read_record (const struct nsfd_session *s, const struct nsfd_runtime_args *a, st
     {
       nsfd_error_free (err);
       return nsfd_make_error (err, ENOENT,
-                              "checkpoint \"%s\" has no %s: it was not taken through nsfdsuds-runtime, so "
-                              "nothing tells which layer its processes' files are in; set the annotation "
-                              "nsfdsuds.io/restore-any-layer=\"true\" to restore anyway",
+                              "checkpoint \"%s\" has no %s: it was not taken through nsfdsuds-runtime, or "
+                              "nsfdsuds-runtime was stopped after the runtime's checkpoint and before it "
+                              "recorded the layer, so nothing tells which layer its processes' files are in, nor "
+                              "in which state; set the annotation nsfdsuds.io/restore-any-layer=\"true\" to "
+                              "restore anyway (only onto the layer it was taken on, unused since)",
                               image, NSFD_CHECKPOINT_RECORD);
     }
   return nsfd_error_wrap (err, "checkpoint \"%s\"", image);
@@ -64,6 +66,7 @@ check_layer (struct nsfd_session *s, void *ctx, nsfd_error_t *err)
   struct restore_ctx *c = ctx;
   const struct nsfd_layer *l = &s->plan.layer;
   struct nsfd_checkpoint_layer now = { 0 };
+  int r;
 
   /* The generation moves on just before the runtime runs, not here: a
    * restore that fails before that leaves the checkpoint restorable. */
@@ -76,6 +79,9 @@ check_layer (struct nsfd_session *s, void *ctx, nsfd_error_t *err)
   snprintf (now.lower_id, sizeof (now.lower_id), "%s", l->lower_id ? l->lower_id : "");
   if (nsfd_layer_generation_read (l->dir_fd, &now.generation, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
+  if ((r = nsfd_checkpoint_mark_present (l->dir_fd, err)) < 0)
+    return nsfd_error_wrap (err, "layer \"%s\"", l->path);
+  now.marked = r == 1;
   if (nsfd_checkpoint_match (&c->rec, &now, err) == 0)
     return 0;
   if (!s->req.restore_any_layer)

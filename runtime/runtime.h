@@ -24,6 +24,14 @@ int runtime_run (const char *path, char **argv);
 int runtime_exit_code (int status);
 /* The container's init pid after create: --pid-file, else `runtime state`. */
 pid_t runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a);
+/* True when `runtime state ID` failed saying the container does not exist
+ * (a checkpoint without --leave-running removed it). */
+bool runtime_container_unknown (const char *runtime, const struct nsfd_runtime_args *a);
+/* After the real runtime's checkpoint or delete failed: a container we set
+ * up that the runtime no longer has gets its layer released and
+ * <runDir>/<id> removed, with a warning naming why (runtime-gone.c).
+ * Returns true when that was done. */
+bool runtime_end_if_gone (struct nsfd_session *s, const struct nsfd_runtime_args *a, const char *cmd);
 
 /* In a new private mount namespace (a slave of the host's): opens and holds
  * the layer, mounts the overlay on the rootfs, hides the volume, and writes

@@ -27,6 +27,7 @@ setup () {
 teardown () {
 	nsfd_podman_cleanup
 	nsfd_wrapper_teardown
+	_cgroup2_cleanup
 }
 
 _skip_unless_criu () {
@@ -35,13 +36,13 @@ _skip_unless_criu () {
 	msg=$(timeout 60 criu check 2>&1 </dev/null 3>&-) || skip "criu check fails: $(tail -n1 <<<"$msg")"
 }
 
-# CRIU can pass `criu check` and still be unable to dump here (seen on this shared
-# machine: a dump failing on RLIMIT_NOFILE, or stalling for minutes at its start). Once per
-# run, the real runc checkpoints and restores a plain container, without nsfdsuds; when
-# that fails, this environment cannot run these tests and they skip with CRIU's reason.
-# A failure of ours with a working plain checkpoint still fails the test.
+# CRIU can pass `criu check` and still be unable to dump here (seen on a shared machine: a
+# dump stalling for minutes at its start). Once per run, the real runc checkpoints and
+# restores a plain container, without nsfdsuds; when that fails, this environment cannot
+# run these tests and they skip with the step that failed and CRIU's reason. A failure of
+# ours with a working plain checkpoint still fails the test.
 _skip_unless_plain_checkpoint () {
-	local cache=$NSFD_SUITE_CACHE/criu-plain-checkpoint b id img rt st=0
+	local cache=$NSFD_SUITE_CACHE/criu-plain-checkpoint b id img rt step st=0
 	if [[ ! -f $cache ]]; then
 		b=$(nsfd_tmpdir preflight)
 		img=$(nsfd_tmpdir preflight-img)
@@ -50,19 +51,42 @@ _skip_unless_plain_checkpoint () {
 		nsfd_bundle "$b" --args "sh -c 'exec </dev/null >/dev/null 2>&1; while :; do sleep 0.2; done'" \
 			--jq '.linux.namespaces |= map(select(.type != "network"))'
 		nsfd_track_container runc "$id"
+		step=run
 		timeout -k 5 30 $rt run -d --bundle "$b" "$id" </dev/null >/dev/null 2>&1 3>&- &&
+			step=checkpoint &&
 			timeout -k 5 60 $rt checkpoint --image-path "$img" --work-path "$img" "$id" </dev/null >/dev/null 2>&1 3>&- &&
+			step=restore &&
 			timeout -k 5 60 $rt restore -d --image-path "$img" --work-path "$img" --bundle "$b" "$id" \
 				</dev/null >/dev/null 2>&1 3>&- || st=$?
 		timeout -k 5 30 $rt delete -f "$id" </dev/null >/dev/null 2>&1 3>&- || true
 		if ((st == 0)); then
 			echo ok >"$cache"
 		else
-			{ echo "status $st"; grep -hE 'Error' "$img"/*.log 2>/dev/null | tail -n 1; } | tr '\n' ' ' >"$cache"
+			_plain_failure "$step" "$st" "$img" >"$cache"
 		fi
 	fi
 	[[ $(cat "$cache") == ok ]] ||
 		skip "CRIU cannot checkpoint and restore a plain runc container here: $(cat "$cache")"
+}
+
+# _plain_failure STEP STATUS IMG: one line, the step, how it ended, CRIU's last error.
+# CRIU logs "rlimit: Can't setup RLIMIT_NOFILE for self" as an error on every dump and
+# restore where root cannot raise RLIMIT_NOFILE (no CAP_SYS_RESOURCE in the bounding set)
+# and carries on: that line is never the reason.
+_plain_failure () {
+	local step=$1 st=$2 img=$3 log
+	case $step in
+	checkpoint) log=$img/dump.log ;;
+	restore) log=$img/restore.log ;;
+	esac
+	if ((st == 124 || st == 137)); then
+		printf 'runc %s timed out' "$step"
+	else
+		printf 'runc %s exited with status %s' "$step" "$st"
+	fi
+	[[ -n ${log:-} && -f $log ]] &&
+		grep -E 'Error' "$log" | grep -v 'Can.t setup RLIMIT_NOFILE' | tail -n 1 | sed 's/^/: /' | tr -d '\n'
+	echo
 }
 
 # The container: a counter only in memory (written to /counter for the test to read) and
@@ -92,7 +116,36 @@ _setup () {
 	if [[ $1 == crun ]]; then
 		NSFD_W_ROOT=/run/crun
 		mkdir -p "$NSFD_W_ROOT"
+		_CRUN_USED=1
 	fi
+}
+
+# The tree runs crun on the cgroup v1 hierarchies (enter.sh), so its containers stay in
+# the root of the host's cgroup2 hierarchy. CRIU (default soft mode) dumps a task's cgroup
+# with every cgroup below it, and crun's restore re-creates that below /<id> in every
+# hierarchy, cgroup2 included, where nothing removes it (crun does not see cgroup2 here):
+# each crun restore copied the whole host cgroup2 tree once more (352,000 directories
+# after a dozen runs; CRIU then spent minutes walking them in every dump). After each
+# test that used crun, the cgroup2 directories named after the suite's
+# containers go, depth first (rmdir: only empty cgroups), through a cgroup2 mount of this
+# namespace's own.
+_cgroup2_cleanup () {
+	local m d rc=0
+	[[ -n ${_CRUN_USED:-} ]] || return 0
+	# Not nsfd_tmpdir: the test's own cleanup has run by now.
+	m=$(mktemp -d "$NSFD_SUITE_CACHE/cgroup2.XXXXXX")
+	if ! mount -t cgroup2 nsfd-cg2 "$m"; then
+		rmdir "$m"
+		return 0
+	fi
+	for d in "$m/$NSFD_ID_PREFIX"-*; do
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d -exec rmdir {} + || rc=1
+	done
+	umount "$m"
+	rmdir "$m"
+	((rc == 0)) || echo "cgroup2 directories of the suite's containers could not all be removed" >&2
+	return $rc
 }
 
 _upper () { printf '%s/.nsfdsuds/%s/upper\n' "$1" "${2:-default}"; }
@@ -309,7 +362,7 @@ _refused () {
 	[ "$(_gen "$vol")" = "$gen" ]
 }
 
-@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record" {
+@test "checkpoint: runc: restore refuses another layer, a changed image, a layer used since, no record, a copy without its generation or its xattrs" {
 	local b vol id img v b2 before
 	_setup runc
 	b=$(nsfd_tmpdir bundle)
@@ -350,6 +403,33 @@ _refused () {
 	[ "$status" -eq 0 ]
 	[ "$(_gen "$v")" = 2 ]
 	_refused "$b2" "$v" "$img" "used after the checkpoint"
+	# A copy of the layer without its generation file.
+	_case nogen
+	rm "$v/.nsfdsuds/default/generation"
+	_refused "$b2" "$v" "$img" 'copied without its "generation" file'
+	# The layer moved as docs/layer-format.md backs it up (a tar of the layer directory)
+	# keeps its generation: restored.
+	_case tarred
+	rm -rf "$v/.nsfdsuds"
+	mkdir -m 0700 -p "$v/.nsfdsuds/default"
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$vol/.nsfdsuds/default" -czf "$v.tgz" .
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$v/.nsfdsuds/default" -xpzf "$v.tgz"
+	[ "$(_gen "$v")" = 1 ]
+	_restore "$b2" "tar-$id" "$img"
+	[ "$status" -eq 0 ]
+	[ "$(_gen "$v")" = 2 ]
+	nsfd_wrapper_stop_delete "tar-$id"
+	nsfd_wrapper_gone "tar-$id" "$v"
+	# A copy that dropped the extended attributes (tar without --xattrs): the checkpoint's
+	# mark on the layer directory is gone, and so are the overlay's opaque marks.
+	v=$NSFD_W_VOLS/noxattrs
+	mkdir -p "$v"
+	tar --numeric-owner -C "$vol" -cf - . | tar --numeric-owner -C "$v" -xpf -
+	[ "$(_gen "$v")" = 1 ]
+	b2=$(nsfd_tmpdir bundle-noxattrs)
+	nsfd_bundle "$b2" --mount "$v:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
+		--jq '.linux.namespaces |= map(select(.type != "network"))'
+	_refused "$b2" "$v" "$img" "has lost its trusted.* extended attributes"
 	# No record: a checkpoint taken around the wrapper.
 	cp -a "$img" "$img.bare"
 	rm "$img.bare/nsfdsuds-checkpoint.json"
@@ -480,12 +560,99 @@ _fault_setup () {
 	nsfd_fault_assert_clean "$id2" "$snap"
 }
 
+# The wrapper killed (SIGKILL) after the runtime's checkpoint stopped the container, at
+# each checkpoint fault point: CRIU's images are there, our record is not, <runDir>/<id>
+# and a stale holder.json are left. The next checkpoint of that id (the runtime has no
+# such container any more) or its delete clears them; a restore from those images is
+# refused naming the interrupted checkpoint, and with nsfdsuds.io/restore-any-layer the
+# processes continue on their layer.
+@test "checkpoint: faults: the wrapper killed after the runtime checkpointed, then checkpoint or delete" {
+	local b b2 vol img snap id point next n=0 c1
+	nsfd_skip_unless_fault_build
+	_setup runc
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	_ckpt_bundle "$b" "$vol"
+	snap=$(nsfd_tmpdir .snap)/before
+	nsfd_fault_snapshot "$snap"
+	for point in checkpoint-after-runtime checkpoint-after-sync; do
+		for next in checkpoint delete; do
+			n=$((n + 1))
+			id=$(nsfd_unique_id "cf$n")
+			img=$(nsfd_tmpdir)/img-$n
+			nsfd_wrapper_create_start "$b" "$id"
+			_wait_counter "$vol" 3
+			NSFDSUDS_TEST_FAULT=$point _checkpoint "$id" "$img"
+			[ "$status" -ne 0 ]
+			[ -f "$img/inventory.img" ]
+			[ ! -e "$img/nsfdsuds-checkpoint.json" ]
+			[ -d "$NSFD_W_RUNDIR/$id" ]
+			_assert_holder_not_live "$vol"
+			if [[ $next == checkpoint ]]; then
+				_checkpoint "$id" "$img.again"
+				[ "$status" -ne 0 ]
+				[[ $output == *"the runtime has no container \"$id\" any more"*"released"* ]]
+			else
+				nsfd_wrapper delete "$id"
+				echo "delete: $status: $output"
+				[ "$status" -eq 0 ]
+			fi
+			nsfd_wrapper_gone "$id" "$vol"
+			nsfd_fault_assert_clean "$id" "$snap"
+			_refused "$b" "$vol" "$img" "stopped after the runtime's checkpoint"
+			[ ! -e "$b/rootfs/counter" ]
+		done
+	done
+	# What CRIU wrote, restored with the override onto the layer it was taken on.
+	c1=$(_counter "$vol")
+	b2=$(nsfd_tmpdir bundle-any)
+	_ckpt_bundle "$b2" "$vol" nsfdsuds.io/restore-any-layer=true
+	id=$(nsfd_unique_id cfr)
+	_restore "$b2" "$id" "$img"
+	[ "$status" -eq 0 ]
+	[[ $output == *"restoring without a checkpoint record"* ]]
+	_wait_counter "$vol" $((c1 + 3))
+	nsfd_wrapper_stop_delete "$id"
+	nsfd_wrapper_gone "$id" "$vol"
+	nsfd_fault_assert_clean "$id" "$snap"
+}
+
+# --leave-running: the container goes on holding its layer after the kill; the checkpoint
+# retried into the same image directory is recorded.
+@test "checkpoint: faults: crun --leave-running, the wrapper killed after the runtime checkpointed, the retry" {
+	local b vol img id point
+	nsfd_skip_unless_fault_build
+	_setup crun
+	b=$(nsfd_tmpdir bundle)
+	vol=$NSFD_W_VOLS/vol
+	_ckpt_bundle "$b" "$vol"
+	for point in checkpoint-after-runtime checkpoint-after-sync; do
+		id=$(nsfd_unique_id "cl-$point")
+		img=$(nsfd_tmpdir)/img-$point
+		nsfd_wrapper_create_start "$b" "$id"
+		_wait_counter "$vol" 3
+		NSFDSUDS_TEST_FAULT=$point _checkpoint "$id" "$img" --leave-running
+		[ "$status" -ne 0 ]
+		[ ! -e "$img/nsfdsuds-checkpoint.json" ]
+		[ "$(nsfd_wrapper_state "$id")" = running ]
+		[[ $(nsfd_wrapper_holder "$vol") == *"\"$id\""* ]]
+		_checkpoint "$id" "$img" --leave-running
+		[ "$status" -eq 0 ]
+		[ "$(jq -r .leftRunning "$img/nsfdsuds-checkpoint.json")" = true ]
+		[ "$(jq -r .container "$img/nsfdsuds-checkpoint.json")" = "$id" ]
+		nsfd_wrapper_stop_delete "$id"
+		nsfd_wrapper_gone "$id" "$vol"
+	done
+}
+
 _assert_holder_not_live () {
 	local h=$1/.nsfdsuds/default/holder.json pid start
 	[[ -e $h ]] || return 0
 	pid=$(jq -r .pid "$h")
 	start=$(jq -r .pidStartTime "$h")
-	if [[ -e /proc/$pid/stat ]] && [[ $(awk '{ print $22 }' "/proc/$pid/stat") == "$start" ]]; then
+	# A zombie is dead: a container's init killed by CRIU is reaped by the host's init a
+	# moment after the runtime's checkpoint returned.
+	if [[ -e /proc/$pid/stat ]] && [[ $(sed 's/.*) //' "/proc/$pid/stat" | awk '$1 != "Z" && $1 != "X" { print $20 }') == "$start" ]]; then
 		echo "holder.json names a live process: $(cat "$h")" >&2
 		return 1
 	fi
@@ -495,9 +662,12 @@ _assert_holder_not_live () {
 
 # podman container checkpoint --export / restore --import with the wrapper as podman's
 # runtime (runc behind it): the restored container continues on its persistent root, and
-# podman's rootfs-diff holds nothing of it (the root's changes are in the layer).
+# podman's rootfs-diff holds nothing of it (the root's changes are in the layer). The
+# volumes' tars in podman's export keep whiteouts but no extended attributes: a restore
+# from them is refused (the overlay's opaque directories would be lost); with
+# --ignore-volumes and the volume copied keeping its xattrs, it restores.
 @test "checkpoint: podman: checkpoint --export, restore --import, with the wrapper" {
-	local vol data tar c1 n
+	local vol data tar voltar x c1 n
 	command -v podman >/dev/null || skip "podman not installed"
 	nsfd_podman_init "$(nsfd_tmpdir podman)"
 	# The wrapper only: no hooks (they would stand aside anyway).
@@ -510,19 +680,32 @@ _assert_holder_not_live () {
 	nsfd_podman_ok runc volume create "$vol"
 	data=$NSFD_PODMAN_DIR/storage/volumes/$vol/_data
 	tar=$(nsfd_tmpdir)/c1.tar
+	voltar=$(nsfd_tmpdir)/vol.tar
+	x=$(nsfd_tmpdir export)
 	# The host's network: CRIU would lock a network namespace with iptables-restore.
 	nsfd_podman_ok "$NSFD_RUNTIME_BIN" run -d --name c1 --network host --annotation nsfdsuds.io/persist=/data \
 		-v "$vol:/data" localhost/nsfdt-busybox sh -c "$_COUNTER"
 	_wait_counter "$data" 5
+	# A deleted image file (a whiteout) and a replaced image directory (opaque).
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c1 sh -c 'rm /etc/group && rm -rf /usr/sbin && mkdir /usr/sbin && echo new >/usr/sbin/only'
+	[ -c "$(_upper "$data")/etc/group" ]
+	[ "$(getfattr --only-values -n trusted.overlay.opaque "$(_upper "$data")/usr/sbin")" = y ]
 	nsfd_podman "$NSFD_RUNTIME_BIN" container checkpoint --compress none --export "$tar" c1
 	echo "podman checkpoint: $status: $output"
 	[ "$status" -eq 0 ]
 	c1=$(_counter "$data")
-	tar -xf "$tar" -C "$(nsfd_tmpdir export)"
-	ls "$(nsfd_tmpdir export)"
-	[ -f "$(nsfd_tmpdir export)/checkpoint/nsfdsuds-checkpoint.json" ]
+	tar -xf "$tar" -C "$x"
+	ls "$x"
+	[ -f "$x/checkpoint/nsfdsuds-checkpoint.json" ]
 	# No rootfs-diff.tar: the root's changes are all in the layer, on the volume.
-	[ ! -e "$(nsfd_tmpdir export)/rootfs-diff.tar" ]
+	[ ! -e "$x/rootfs-diff.tar" ]
+	# The volume's tar: the whiteout is there, no xattr at all (no pax xattr records).
+	tar -tvf "$x/volumes/$vol.tar" | grep -E '^c.* 0,0 .*upper/etc/group$'
+	[ -z "$(python3 -c 'import sys, tarfile
+print([m.name for m in tarfile.open(sys.argv[1]) if any(k.startswith("SCHILY.xattr.") for k in m.pax_headers)])' \
+		"$x/volumes/$vol.tar" | tr -d '[]')" ]
+	# The volume as docs/checkpoint.md copies it, xattrs kept.
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$data" -cpf "$voltar" .
 	nsfd_podman_ok runc rm -f c1
 	[ ! -e "$data/.nsfdsuds/default/holder.json" ]
 	# Another node: the volume comes from the export (podman puts named volumes into it).
@@ -531,12 +714,27 @@ _assert_holder_not_live () {
 
 	nsfd_podman "$NSFD_RUNTIME_BIN" container restore --import "$tar" --name c2
 	echo "podman restore: $status: $output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"has lost its trusted.* extended attributes"* ]]
+	[ ! -e "$data/.nsfdsuds/default/holder.json" ]
+	nsfd_podman runc rm -f c2
+	nsfd_podman_ok runc volume rm -f "$vol"
+
+	# The volume copied with its xattrs, and podman told to leave it alone.
+	nsfd_podman_ok runc volume create "$vol"
+	tar --xattrs --xattrs-include='trusted.*' --numeric-owner -C "$data" -xpf "$voltar"
+	nsfd_podman "$NSFD_RUNTIME_BIN" container restore --import "$tar" --ignore-volumes --name c2
+	echo "podman restore --ignore-volumes: $status: $output"
 	[ "$status" -eq 0 ]
 	_wait_counter "$data" $((c1 + 5))
 	[[ $(cat "$data/.nsfdsuds/default/holder.json") == *runtime* ]]
-	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c2 sh -c 'cat /counter; awk "\$5 == \"/\" { for (i = 6; \$i != \"-\"; i++); print \$(i + 1) }" /proc/self/mountinfo'
-	((${lines[0]} > c1))
-	[ "${lines[1]}" = overlay ]
+	nsfd_podman_ok "$NSFD_RUNTIME_BIN" exec c2 sh -c 'echo "counter=$(cat /counter)"; awk "\$5 == \"/\" { for (i = 6; \$i != \"-\"; i++); print \"root=\" \$(i + 1) }" /proc/self/mountinfo; echo "sbin=$(ls -A /usr/sbin | tr "\n" " ")"; [ -e /etc/group ] || echo group=absent'
+	echo "$output"
+	n=$(sed -n 's/^counter=//p' <<<"$output")
+	((n > c1))
+	[[ $output == *$'\nroot=overlay\n'* ]]
+	[[ $output == *$'\nsbin=only \n'* ]]
+	[[ $output == *$'\ngroup=absent'* ]]
 	nsfd_podman_ok "$NSFD_RUNTIME_BIN" rm -f c2
 	_assert_log_continuous "$(_upper "$data")/var/log/app.log"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Runs last (run-all.sh and run-sid-suite.sh put it at the end): the suite must leave no
-# mounts, containers, processes or sockets behind. Run on its own it checks the same
+# mounts, containers, processes, sockets or cgroups behind. Run on its own it checks the same
 # things against the current suite root and id prefix.
 #
 # Optional baseline from run-all.sh: $NSFD_LEAK_BASELINE/sockets (sockets under
@@ -70,4 +70,15 @@ _suite_containers () {
 		new=$now
 	fi
 	[ -z "$new" ] || { echo "sockets left:"; echo "$new"; false; }
+}
+
+# cgroups named after the suite's containers, in any cgroup2 hierarchy mounted here (the
+# host's /sys/fs/cgroup/unified; inside the sid tree it is not mounted): a runtime or CRIU
+# that re-creates a container's cgroup where nothing removes it.
+@test "leak check: no cgroup2 directories named after the suite's containers" {
+	local m found=''
+	while read -r m; do
+		found+=$(find "$m" -mindepth 1 -maxdepth 3 -type d -name "$NSFD_ID_PREFIX-*" 2>/dev/null | head -n 20)
+	done < <(awk '{ for (i = 7; $i != "-"; i++); if ($(i + 1) == "cgroup2") print $5 }' /proc/self/mountinfo)
+	[ -z "$found" ] || { echo "cgroups left:"; echo "$found"; false; }
 }

@@ -36,6 +36,7 @@ test_parse (void)
              && strcmp (r.layer.path, "/vol/.nsfdsuds/default") == 0 && r.layer.generation == 4
              && strcmp (r.layer.lower_id, "fnv1a64:3c285d32ced6a5a8") == 0 && !r.left_running,
          "its fields");
+  CHECK (!r.layer.marked, "a record without layerMark: the layer is not expected to carry the mark");
   nsfd_error_free (&err);
 
   static const struct
@@ -56,6 +57,9 @@ test_parse (void)
     { "{\"format\": 1, \"container\": \"x\", \"takenAt\": \"t\", \"layerPath\": \"/p\", \"layerName\": 7, "
       "\"layerCreatedAt\": \"c\", \"lowerId\": \"l\", \"generation\": 1}",
       "layerName" },
+    { "{\"format\": 1, \"container\": \"x\", \"takenAt\": \"t\", \"layerPath\": \"/p\", \"layerName\": \"n\", "
+      "\"layerCreatedAt\": \"c\", \"lowerId\": \"l\", \"generation\": 1, \"layerMark\": \"user.x\"}",
+      "\"layerMark\" is not" },
     { "{\"format\": 1, \"format\": 1}", "duplicate" },
     { "[1]", "" },
     { "{\"format\": 1", "" },
@@ -95,13 +99,14 @@ test_write_read (const char *dir)
   snprintf (w.layer.created_at, sizeof (w.layer.created_at), "%s", "2026-11-29T00:30:32Z");
   w.layer.generation = 12345678901ULL;
   w.left_running = true;
+  w.layer.marked = true;
   CHECK (nsfd_checkpoint_record_write (fd, &w, &err) == 0, "write (%s)", err ? nsfd_error_text (err) : "");
   nsfd_error_free (&err);
   CHECK (nsfd_checkpoint_record_read (fd, &r, &err) == 0, "read back (%s)", err ? nsfd_error_text (err) : "");
   nsfd_error_free (&err);
   CHECK (strcmp (r.container, w.container) == 0 && strcmp (r.layer.name, "main") == 0
              && r.layer.generation == w.layer.generation && r.left_running && r.layer.lower_id[0] == '\0'
-             && r.taken_at[0] != '\0',
+             && r.taken_at[0] != '\0' && r.layer.marked,
          "the same record (takenAt filled in)");
   CHECK (unlinkat (fd, NSFD_CHECKPOINT_RECORD, 0) == 0, "remove it");
   CHECK (nsfd_checkpoint_record_read (fd, &r, &err) < 0 && err && err->status == ENOENT, "none: ENOENT");
@@ -139,6 +144,7 @@ test_match (void)
   now.generation = 0;
   CHECK (nsfd_checkpoint_match (&r, &now, &err) < 0, "a layer that never ran is refused");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "never run", "and says so");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), "copied without its \"generation\" file", "and names the copy");
   nsfd_error_free (&err);
 
   now = r.layer;
@@ -154,6 +160,33 @@ test_match (void)
   CHECK_STR_CONTAINS (nsfd_error_text (err), "generation 5", "naming its generation");
   CHECK_STR_CONTAINS (nsfd_error_text (err), "generation 4", "and the checkpoint's");
   nsfd_error_free (&err);
+
+  r.layer.marked = true;
+  now = r.layer;
+  now.marked = false;
+  CHECK (nsfd_checkpoint_match (&r, &now, &err) < 0 && err->status == ESTALE, "a copy that lost the mark is refused");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), NSFD_CHECKPOINT_MARK, "naming the mark");
+  CHECK_STR_CONTAINS (nsfd_error_text (err), "opaque directories", "and what else went with it");
+  nsfd_error_free (&err);
+  now.marked = true;
+  CHECK (nsfd_checkpoint_match (&r, &now, &err) == 0, "a copy that kept it matches");
+  r.layer.marked = false;
+  now.marked = false;
+  CHECK (nsfd_checkpoint_match (&r, &now, &err) == 0, "a record from before the mark asks for none");
+}
+
+static void
+test_mark (const char *dir)
+{
+  nsfd_error_t err = NULL;
+  cleanup_close int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  CHECK (nsfd_checkpoint_mark_present (fd, &err) == 0, "no mark yet");
+  if (geteuid () != 0)
+    return; /* a trusted.* xattr needs root */
+  CHECK (nsfd_checkpoint_mark_set (fd, 7, &err) == 0, "set (%s)", err ? nsfd_error_text (err) : "");
+  nsfd_error_free (&err);
+  CHECK (nsfd_checkpoint_mark_present (fd, &err) == 1, "present");
 }
 
 static void
@@ -198,6 +231,7 @@ main (void)
       TAP_DONE ();
     }
   test_write_read (dir);
+  test_mark (dir);
   test_generation (dir);
   tu_rm_tree (dir);
   TAP_DONE ();
