@@ -63,21 +63,6 @@ nsfd_layer_generation_bump (int dir_fd, unsigned long long *out, nsfd_error_t *e
   return 0;
 }
 
-/* flock with a bounded wait: layer locks are held for a few file writes. */
-static int
-lock_bounded (int dir_fd, nsfd_error_t *err)
-{
-  for (int waited = 0; waited < 5000; waited += 10)
-    {
-      if (flock (dir_fd, LOCK_EX | LOCK_NB) == 0)
-        return 0;
-      if (errno != EWOULDBLOCK && errno != EINTR)
-        return nsfd_make_error (err, errno, "locking the layer");
-      usleep (10000);
-    }
-  return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than 5000 ms)");
-}
-
 int
 nsfd_layer_generation_advance (const struct nsfd_layer *l, const unsigned long long *expect,
                                unsigned long long *out, nsfd_error_t *err)
@@ -85,7 +70,7 @@ nsfd_layer_generation_advance (const struct nsfd_layer *l, const unsigned long l
   unsigned long long g;
   int r;
 
-  if (lock_bounded (l->dir_fd, err) < 0)
+  if (nsfd_layer_lock (l->dir_fd, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
   r = nsfd_layer_generation_read (l->dir_fd, &g, err);
   if (r == 0 && expect && g != *expect)

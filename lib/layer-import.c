@@ -13,7 +13,6 @@
 #include "layer.h"
 #include "safepath.h"
 
-#define LOCK_WAIT_MS 5000
 
 static int
 busy (const char *name, const struct nsfd_holder *h, nsfd_error_t *err)
@@ -57,20 +56,6 @@ check_existing (int top_fd, const char *name, bool force, nsfd_error_t *err)
   return 1;
 }
 
-static int
-lock_dir (int fd, nsfd_error_t *err)
-{
-  for (int waited = 0; waited < LOCK_WAIT_MS; waited += 10)
-    {
-      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
-        return 0;
-      if (errno != EWOULDBLOCK && errno != EINTR)
-        return nsfd_make_error (err, errno, "locking the layer");
-      usleep (10000);
-    }
-  return nsfd_make_error (err, ETIMEDOUT, "locking the layer (held for more than %d ms)", LOCK_WAIT_MS);
-}
-
 /* Swaps the new layer in for the old under the old one's lock (the lock a
  * starting container takes), checking once more that nobody holds it. */
 static int
@@ -82,7 +67,7 @@ replace (int top_fd, const char *tmp, const char *name, nsfd_error_t *err)
 
   if (fd < 0)
     return nsfd_make_error (err, errno, "opening the layer \"%s\"", name);
-  if (lock_dir (fd, err) < 0)
+  if (nsfd_layer_lock (fd, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", name);
   r = nsfd_layer_read_holder (fd, &h, err);
   if (r == 1 && nsfd_holder_alive (&h))

@@ -21,7 +21,6 @@
 
 #define META_MAX (64 * 1024)
 
-static int lock_layer (int dir_fd, nsfd_error_t *err);
 static bool valid_lower_id (const char *id);
 #define LOCK_WAIT_MS 5000
 
@@ -251,7 +250,7 @@ nsfd_layer_open (int volume_fd, const char *name, const struct stat *lower_root,
   return 0;
 }
 
-/* The contended case of lock_layer: a blocking flock, which the kernel ends
+/* The contended case of nsfd_layer_lock: a blocking flock, which the kernel ends
  * the moment the holder unlocks, bounded by a one-shot timer whose signal
  * interrupts it.  Chosen over a retry loop (which slept 10 ms between tries,
  * so a waiter started up to 10 ms after the lock was free) and over a helper
@@ -310,10 +309,8 @@ lock_layer_wait (int dir_fd, nsfd_error_t *err)
   return nsfd_make_error (err, e, "locking the layer");
 }
 
-/* The layer's lock, held only while its records are read and written.  The
- * uncontended case is one non-blocking flock. */
-static int
-lock_layer (int dir_fd, nsfd_error_t *err)
+int
+nsfd_layer_lock (int dir_fd, nsfd_error_t *err)
 {
   if (flock (dir_fd, LOCK_EX | LOCK_NB) == 0)
     return 0;
@@ -428,7 +425,7 @@ nsfd_layer_acquire (struct nsfd_layer *l, const char *container_id, pid_t pid,
   bool same;
   int r;
 
-  if (lock_layer (l->dir_fd, err) < 0)
+  if (nsfd_layer_lock (l->dir_fd, err) < 0)
     return nsfd_error_wrap (err, "layer \"%s\"", l->path);
   r = nsfd_layer_read_holder (l->dir_fd, &h, err);
   if (r < 0)
@@ -463,7 +460,7 @@ nsfd_layer_release (int layer_dir_fd, const char *container_id, nsfd_error_t *er
   struct nsfd_holder h;
   int r;
 
-  if (lock_layer (layer_dir_fd, err) < 0)
+  if (nsfd_layer_lock (layer_dir_fd, err) < 0)
     return -1;
   r = nsfd_layer_read_holder (layer_dir_fd, &h, err);
   if (r == 1 && strcmp (h.container, container_id) == 0)
@@ -496,7 +493,7 @@ migrate_lower_id (struct nsfd_layer *l, const char *lower_id, nsfd_error_t *err)
   char *copy;
   int r;
 
-  if (lock_layer (l->dir_fd, err) < 0)
+  if (nsfd_layer_lock (l->dir_fd, err) < 0)
     return -1;
   r = write_meta_full (l->dir_fd, l->created_at, lower_id, NULL, err);
   (void) flock (l->dir_fd, LOCK_UN);
@@ -527,7 +524,7 @@ nsfd_layer_check_lower (struct nsfd_layer *l, const char *lower_id, bool refuse,
     return l->lower_id_scheme == NSFD_LOWERID_SCHEME ? 0 : migrate_lower_id (l, lower_id, err);
   if (l->lower_id && l->lower_id_scheme == 1 && scheme1_matches)
     return migrate_lower_id (l, lower_id, err);
-  if (lock_layer (l->dir_fd, err) < 0)
+  if (nsfd_layer_lock (l->dir_fd, err) < 0)
     return -1;
   /* A live holder runs on the recorded lower: a container on another image
    * must neither record its fingerprint under it (the holder's next start

@@ -103,6 +103,12 @@ struct nsfd_holder
   char mode[16];             /* "hook" or "runtime" */
 };
 
+/* The layer's lock (flock on the layer directory dir_fd), held only while its
+ * records are read and written: one non-blocking flock when nobody holds it,
+ * else a blocking one bounded by a 5 s timer (ETIMEDOUT).  Unlock with
+ * flock (dir_fd, LOCK_UN). */
+int nsfd_layer_lock (int dir_fd, nsfd_error_t *err);
+
 /* Reads holder.json in the layer directory dir_fd (no lock taken): 1 and *h
  * when present, 0 when there is none, 2 when it is not valid JSON (treated as
  * stale), <0 on error. */
