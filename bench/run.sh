@@ -16,6 +16,7 @@
 #                against our hook under podman (default: on when podman is installed,
 #                off with --smoke); --no-podman leaves them out.
 # --keep:        keep the work directory (its path is printed).
+# BENCH_SEED=N:  the seed of the random order of each round (printed at the top).
 set -u
 shopt -s extglob
 
@@ -31,11 +32,13 @@ while (($#)); do
 	--podman) PODMAN=1; shift ;;
 	--no-podman) PODMAN=0; shift ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 BUILD=$(cd "$BUILD" && pwd) || exit 2
+BENCH_SEED=${BENCH_SEED:-$((EPOCHSECONDS % 32768))}
+RANDOM=$BENCH_SEED
 HOOK=$BUILD/hook/nsfdsuds-hook
 WRAPPER=$BUILD/runtime/nsfdsuds-runtime
 for b in "$HOOK" "$WRAPPER"; do
@@ -110,6 +113,7 @@ trap 'exit 130' INT TERM
 
 cc -O2 -Wall -Wextra -o "$WORK/rusage-exec" "$BENCH_DIR/rusage-exec.c" || exit 2
 cc -O2 -Wall -Wextra -o "$WORK/overlay-floor" "$BENCH_DIR/overlay-floor.c" || exit 2
+cc -O2 -Wall -Wextra -o "$WORK/null-hook" "$BENCH_DIR/null-hook.c" || exit 2
 RUSAGE=$WORK/rusage-exec
 
 CFG=$WORK/config.json
@@ -138,7 +142,9 @@ mkbundle () {
 HOOKS=(--hook createRuntime "$HOOK" --config "$CFG" createRuntime
 	--hook createContainer "$HOOK" --config "$CFG" createContainer
 	--hook poststop "$HOOK" --config "$CFG" poststop)
-TRUEHOOKS=(--hook createRuntime /bin/true --hook createContainer /bin/true --hook poststop /bin/true)
+# The exec floor: a hook that reads the state and exits (bench/null-hook.c).
+NULLHOOK=$WORK/null-hook
+NULLHOOKS=(--hook createRuntime "$NULLHOOK" --hook createContainer "$NULLHOOK" --hook poststop "$NULLHOOK")
 ACT=(--annotation nsfdsuds.io/persist=/data)
 vol () { mkdir -p "$WORK/vols/$1" && printf '%s\n' "$WORK/vols/$1"; }
 # binds N: a jq filter adding N bind mounts of small dirs at /m/0 .. /m/N-1.
@@ -177,17 +183,25 @@ crun_run () { newid; $CRUN run --bundle "$WORK/b/$1" "$ID"; }
 wrap_run () { newid; "$WRAPPER" run --bundle "$WORK/b/$1" "$ID"; }
 wrap2_run () { newid; "$WRAPPER2" run --bundle "$WORK/b/$1" "$ID"; }
 
-# rounds N VARIANT=CMD...: N rounds, each running every variant once in the given
-# order, the order rotated every round so no variant always follows the same one.
+# rounds N VARIANT=CMD...: N rounds, each running every variant once, in a new
+# random order every round. A rotation would keep each variant behind the same one
+# in every round, and the order matters (a start right after an active one finds the
+# disk still writing back), so one row would always carry its neighbour's cost.
+# The order comes from bash's RANDOM, seeded once (BENCH_SEED, printed at the top),
+# so a run can be repeated with the same orders.
 rounds () {
-	local n=$1 r i k
+	local n=$1 r i j t
 	shift
-	local -a vs=("$@")
+	local -a vs=("$@") order
 	local m=${#vs[@]}
 	for ((r = 0; r < n; r++)); do
+		order=("${vs[@]}")
+		for ((i = m - 1; i > 0; i--)); do # Fisher-Yates
+			j=$((RANDOM % (i + 1)))
+			t=${order[i]} order[i]=${order[j]} order[j]=$t
+		done
 		for ((i = 0; i < m; i++)); do
-			k=$(((i + r) % m))
-			timed "${vs[k]%%=*}" ${vs[k]#*=} || true
+			timed "${order[i]%%=*}" ${order[i]#*=} || true
 		done
 	done
 }
@@ -236,7 +250,7 @@ echo "nsfdsuds benchmark$( ((SMOKE)) && echo ' (smoke: tiny sizes, figures meani
 echo "machine: $(uname -r), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "runc $RUNC_VERSION, crun $CRUN_VERSION, build $BUILD"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "rounds: $R1 (start cost), $R2 (scaling), $RC (concurrency)"
+echo "rounds: $R1 (start cost), $R2 (scaling), $RC (concurrency); order seed $BENCH_SEED"
 echo "work directory: $WORK (removed at exit), container ids: $IDP-N"
 
 # --- 1. start cost -----------------------------------------------------------------
@@ -245,8 +259,8 @@ echo "preparing bundles..." >&2
 V1=$(vol v1) V2=$(vol v2) V3=$(vol v3)
 mkbundle plain
 mkbundle vol --mount "$V1:/data"
-mkbundle truehook "${TRUEHOOKS[@]}"
-mkbundle truevol --mount "$V1:/data" "${TRUEHOOKS[@]}"
+mkbundle truehook "${NULLHOOKS[@]}"
+mkbundle truevol --mount "$V1:/data" "${NULLHOOKS[@]}"
 mkbundle idle "${HOOKS[@]}"
 mkbundle active --mount "$V1:/data" "${ACT[@]}" "${HOOKS[@]}"
 mkbundle cactive --mount "$V2:/data" "${ACT[@]}" "${HOOKS[@]}"
@@ -268,15 +282,15 @@ fi
 
 LABEL=([runc.plain]="runc: plain"
 	[runc.vol]="runc: plain + volume bind"
-	[runc.true]="runc: /bin/true hook x3 (exec floor)"
-	[runc.truevol]="runc: /bin/true hook x3 + volume bind"
+	[runc.true]="runc: null hook x3 (exec floor)"
+	[runc.truevol]="runc: null hook x3 + volume bind"
 	[runc.idle]="runc: our hook, not annotated"
 	[runc.active]="runc: our hook, active"
 	[runc.origin]="runc: origin-hook.sh (shell), active"
 	[crun.plain]="crun: plain"
 	[crun.vol]="crun: plain + volume bind"
-	[crun.true]="crun: /bin/true hook x3 (exec floor)"
-	[crun.truevol]="crun: /bin/true hook x3 + volume bind"
+	[crun.true]="crun: null hook x3 (exec floor)"
+	[crun.truevol]="crun: null hook x3 + volume bind"
 	[crun.idle]="crun: our hook, not annotated"
 	[crun.active]="crun: our hook, active"
 	[wrap.idle]="runc via nsfdsuds-runtime, not activated"
@@ -347,7 +361,7 @@ rounds $((EXECS / 10)) x.true="execs /bin/true" x.idle="execs $HOOK --config $CF
 for v in x.true x.idle; do T[$v]=$(for t in ${T[$v]}; do [[ $t == NA ]] && echo NA || echo $((t / 10)); done | tr '\n' ' '); done
 row x.true
 row x.idle x.true
-printf 'idle hook cost per start (3 stages) above the /bin/true floor: %s ms\n' \
+printf 'idle hook cost per start (3 stages) above the null-hook floor: %s ms\n' \
 	"$(awk -v a="$(med x.idle)" -v b="$(med x.true)" 'BEGIN { printf "%.2f", 3 * (a - b) / 1000 }')"
 
 # The kernel's share of an active start: mount + unmount of the same overlay (the
@@ -450,7 +464,7 @@ burst () {
 }
 LABEL[c.plain]="runc: $CONC plain at once (wall)"
 LABEL[c.active]="runc: $CONC active at once (wall)"
-LABEL[c.true]="runc: $CONC, /bin/true hooks, at once (wall)"
+LABEL[c.true]="runc: $CONC with null hooks at once (wall)"
 rounds "$RC" c.plain="burst plain" c.active="burst active" c.true="burst true"
 header "3. Concurrency: $CONC containers started at once on $(nproc) cores ($RC rounds)"
 row c.plain
@@ -592,16 +606,16 @@ floor () {
 }
 printf '\nTargets (paired medians of this run)\n'
 target "runc hook mode: active / plain + volume (the headline)" "$(paired runc.active runc.vol)" 1.15
-floor "the same start with /bin/true as the three hooks" "$(paired runc.truevol runc.vol)" 1.15
+floor "a null hook at the three stages, same bundle" "$(paired runc.truevol runc.vol)" 1.15
 target "crun hook mode: active / plain + volume" "$(paired crun.active crun.vol)" 1.25
-floor "the same start with /bin/true as the three hooks" "$(paired crun.truevol crun.vol)" 1.25
+floor "a null hook at the three stages, same bundle" "$(paired crun.truevol crun.vol)" 1.25
 target "wrapper: active / plain + volume" "$(paired wrap.active runc.vol)" 1.05
 target "wrapper: not activated / plain" "$(paired wrap.idle runc.plain)" 1.02
-target "idle hook start / /bin/true hook start (runc)" "$(paired runc.idle runc.true)" 1.02
+target "idle hook start / null hook start (runc)" "$(paired runc.idle runc.true)" 1.02
 target "idle hook exec / /bin/true exec" "$(paired x.idle x.true)" 1.02
 target "per extra mount, linear fit, us" "${SLOPE:-NA}" 15
 target "$CONC active at once / $CONC plain (wall)" "$(paired c.active c.plain)" 1.15
-floor "$CONC with /bin/true as the three hooks at once" "$(paired c.true c.plain)" 1.15
+floor "$CONC with null hooks at once" "$(paired c.true c.plain)" 1.15
 target "peak RSS of our processes, MiB (max)" "$(awk '$1 != "t" { if ($4 > m) m = $4 } END { printf "%.3f", m / 1024 }' "$RSS")" 2
 printf 'active bursts with a failed container: %s of %s (target: none)\n' "$nfail" "$RC"
 

@@ -33,7 +33,7 @@ setup () {
 	grep -q '^active bursts with a failed container: 0 of' "$out"
 	# Each hook-mode target is printed with the runtime's own floor under it.
 	[ "$(grep -c '^  floor: ' "$out")" -eq 3 ]
-	grep -q '^runc: /bin/true hook x3 + volume bind ' "$out"
+	grep -q '^runc: null hook x3 + volume bind ' "$out"
 	grep -q '^4\. Peak RSS' "$out"
 	grep -q '^mounter (incl. its mount worker) *[1-9]' "$out"
 	grep -q '^hook createContainer (the agent) *[1-9]' "$out"
