@@ -114,6 +114,7 @@ trap 'exit 130' INT TERM
 cc -O2 -Wall -Wextra -o "$WORK/rusage-exec" "$BENCH_DIR/rusage-exec.c" || exit 2
 cc -O2 -Wall -Wextra -o "$WORK/overlay-floor" "$BENCH_DIR/overlay-floor.c" || exit 2
 cc -O2 -Wall -Wextra -o "$WORK/null-hook" "$BENCH_DIR/null-hook.c" || exit 2
+cc -O2 -Wall -Wextra -o "$WORK/null-wrapper" "$BENCH_DIR/null-wrapper.c" || exit 2
 RUSAGE=$WORK/rusage-exec
 
 CFG=$WORK/config.json
@@ -181,6 +182,7 @@ timed () {
 runc_run () { newid; "$RUNC" run --bundle "$WORK/b/$1" "$ID"; }
 crun_run () { newid; $CRUN run --bundle "$WORK/b/$1" "$ID"; }
 wrap_run () { newid; "$WRAPPER" run --bundle "$WORK/b/$1" "$ID"; }
+nullwrap_run () { newid; "$WORK/null-wrapper" run --bundle "$WORK/b/$1" "$ID"; }
 wrap2_run () { newid; "$WRAPPER2" run --bundle "$WORK/b/$1" "$ID"; }
 
 # rounds N VARIANT=CMD...: N rounds, each running every variant once, in a new
@@ -294,6 +296,7 @@ LABEL=([runc.plain]="runc: plain"
 	[crun.idle]="crun: our hook, not annotated"
 	[crun.active]="crun: our hook, active"
 	[wrap.idle]="runc via nsfdsuds-runtime, not activated"
+	[wrap.null]="runc via a null wrapper (exec floor)"
 	[wrap.active]="runc via nsfdsuds-runtime, active"
 	[runc.idle2]="compared build: runc, hook not annotated"
 	[runc.active2]="compared build: runc, hook active"
@@ -306,7 +309,8 @@ echo "1. start cost: $R1 rounds..." >&2
 rounds "$R1" runc.plain="runc_run plain" runc.vol="runc_run vol" runc.true="runc_run truehook" \
 	runc.truevol="runc_run truevol" \
 	runc.idle="runc_run idle" runc.active="runc_run active" runc.origin="runc_run origin" \
-	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive" "${EXTRA_RUNC[@]}"
+	wrap.idle="wrap_run plain" wrap.active="wrap_run wactive" wrap.null="nullwrap_run plain" \
+	"${EXTRA_RUNC[@]}"
 rounds "$R1" crun.plain="crun_run plain" crun.vol="crun_run vol" crun.true="crun_run truehook" \
 	crun.truevol="crun_run truevol" \
 	crun.idle="crun_run idle" crun.active="crun_run cactive" "${EXTRA_CRUN[@]}"
@@ -328,7 +332,9 @@ row crun.idle crun.true
 row crun.truevol crun.vol
 row crun.active crun.vol
 row crun.active crun.truevol
+row wrap.null runc.plain
 row wrap.idle runc.plain
+row wrap.idle wrap.null
 row wrap.active runc.vol
 row wrap.active runc.active
 if [[ -n $BUILD2 ]]; then
@@ -610,7 +616,9 @@ floor "a null hook at the three stages, same bundle" "$(paired runc.truevol runc
 target "crun hook mode: active / plain + volume" "$(paired crun.active crun.vol)" 1.25
 floor "a null hook at the three stages, same bundle" "$(paired crun.truevol crun.vol)" 1.25
 target "wrapper: active / plain + volume" "$(paired wrap.active runc.vol)" 1.05
+floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.05
 target "wrapper: not activated / plain" "$(paired wrap.idle runc.plain)" 1.02
+floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.02
 target "idle hook start / null hook start (runc)" "$(paired runc.idle runc.true)" 1.02
 target "idle hook exec / /bin/true exec" "$(paired x.idle x.true)" 1.02
 target "per extra mount, linear fit, us" "${SLOPE:-NA}" 15

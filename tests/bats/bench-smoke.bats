@@ -31,8 +31,8 @@ setup () {
 	grep -q 'linear fit: .* us per extra mount' "$out"
 	grep -q '^3\. Concurrency' "$out"
 	grep -q '^active bursts with a failed container: 0 of' "$out"
-	# Each hook-mode target is printed with the runtime's own floor under it.
-	[ "$(grep -c '^  floor: ' "$out")" -eq 3 ]
+	# Each hook-mode and wrapper target is printed with its floor under it.
+	[ "$(grep -c '^  floor: ' "$out")" -eq 5 ]
 	grep -q '^runc: null hook x3 + volume bind ' "$out"
 	grep -q '^4\. Peak RSS' "$out"
 	grep -q '^mounter (incl. its mount worker) *[1-9]' "$out"
