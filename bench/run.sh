@@ -603,12 +603,13 @@ target () {
 		if (x == "NA" || x == "") { printf "%-58s %8s  limit %-7s %s\n", n, "NA", l, "not measured"; exit }
 		printf "%-58s %8.3f  limit %-7s %s\n", n, x, l, (x + 0 <= l + 0) ? "met" : "NOT MET" }'
 }
-# floor NAME VALUE LIMIT: what the runtime alone costs for the same row (no code of
-# ours), under a target; when it is above the limit no hook can meet the target.
+# floor NAME VALUE LIMIT [WHAT]: what the runtime alone costs for the same row (no
+# code of ours), under a target; when it is above the limit no WHAT (default: hook)
+# can meet the target.
 floor () {
-	awk -v n="$1" -v x="$2" -v l="$3" 'BEGIN {
+	awk -v n="$1" -v x="$2" -v l="$3" -v w="${4:-hook}" 'BEGIN {
 		if (x == "NA" || x == "") { printf "  floor: %-49s %8s\n", n, "NA"; exit }
-		printf "  floor: %-49s %8.3f  %s\n", n, x, (x + 0 > l + 0) ? "above the limit: no hook can meet it" : "" }'
+		printf "  floor: %-49s %8.3f  %s\n", n, x, (x + 0 > l + 0) ? "above the limit: no " w " can meet it" : "" }'
 }
 printf '\nTargets (paired medians of this run)\n'
 target "runc hook mode: active / plain + volume (the headline)" "$(paired runc.active runc.vol)" 1.15
@@ -616,9 +617,9 @@ floor "a null hook at the three stages, same bundle" "$(paired runc.truevol runc
 target "crun hook mode: active / plain + volume" "$(paired crun.active crun.vol)" 1.25
 floor "a null hook at the three stages, same bundle" "$(paired crun.truevol crun.vol)" 1.25
 target "wrapper: active / plain + volume" "$(paired wrap.active runc.vol)" 1.05
-floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.05
+floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.05 wrapper
 target "wrapper: not activated / plain" "$(paired wrap.idle runc.plain)" 1.02
-floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.02
+floor "a wrapper that only execs runc" "$(paired wrap.null runc.plain)" 1.02 wrapper
 target "idle hook start / null hook start (runc)" "$(paired runc.idle runc.true)" 1.02
 target "idle hook exec / /bin/true exec" "$(paired x.idle x.true)" 1.02
 target "per extra mount, linear fit, us" "${SLOPE:-NA}" 15
