@@ -568,6 +568,12 @@ PY
 	[[ $output == *"1 files, 4000 directories"* ]]
 }
 
+# _import_started PID VOL: the import PID has made its temporary layer (it is copying),
+# or it has ended; the caller tells which by kill.
+_import_started () {
+	[ -d "$2/.nsfdsuds/.import-$1-default" ] || ! kill -0 "$1" 2>/dev/null
+}
+
 @test "an interrupted import leaves no layer under the real name" {
 	nsfd_skip_unless_root
 	nsfd_require_build "$NSFD_CLI_BIN"
@@ -576,10 +582,12 @@ PY
 	vol=$(nsfd_tmpdir vol)
 	mkdir -p "$t/up"
 	(cd "$t/up" && seq -w 1 40000 | xargs touch)
+	# The signal goes as soon as the temporary layer exists, not after a fixed sleep:
+	# 40,000 entries are still to be copied then, even on a fast machine.
 	"$NSFD_CLI_BIN" layer import --upper "$t/up" "$vol" >"$t/out" 2>&1 3>&- &
 	pid=$!
 	nsfd_track_pid "$pid"
-	sleep 0.2
+	NSFD_WAIT_INTERVAL=0.005 nsfd_wait_until 30 _import_started "$pid" "$vol"
 	kill -INT "$pid" || skip "the import finished before it could be interrupted"
 	wait "$pid" || rc=$?
 	cat "$t/out"
@@ -591,7 +599,7 @@ PY
 	"$NSFD_CLI_BIN" layer import --upper "$t/up" "$vol" >"$t/out" 2>&1 3>&- &
 	pid=$!
 	nsfd_track_pid "$pid"
-	sleep 0.2
+	NSFD_WAIT_INTERVAL=0.005 nsfd_wait_until 30 _import_started "$pid" "$vol"
 	kill -KILL "$pid" || skip "the import finished before it could be killed"
 	wait "$pid" || true
 	[ ! -e "$vol/.nsfdsuds/default" ]
