@@ -38,11 +38,31 @@ fork_without_stdio (nsfd_error_t *err)
   pid_t child;
   int e;
 
+  if (devnull >= 0 && devnull < 3)
+    {
+      /* One of 0-2 was closed: keep /dev/null out of the way of the loop below. */
+      int high = fcntl (devnull, F_DUPFD_CLOEXEC, 3);
+      close (devnull);
+      devnull = high;
+    }
   if (devnull < 0)
     return nsfd_make_error (err, errno, "opening /dev/null");
   for (int i = 0; i < 3; i++)
     {
-      saved[i] = fcntl (i, F_DUPFD_CLOEXEC, 3); /* -1: it was closed */
+      saved[i] = fcntl (i, F_DUPFD_CLOEXEC, 3);
+      if (saved[i] < 0 && errno != EBADF) /* EBADF: it was closed, and is closed again after */
+        {
+          e = errno;
+          while (i-- > 0)
+            if (saved[i] >= 0)
+              {
+                (void) dup2 (saved[i], i);
+                close (saved[i]);
+              }
+            else
+              close (i);
+          return nsfd_make_error (err, e, "saving the hook's stdio around the fork of the mounter");
+        }
       (void) dup2 (devnull, i);
     }
   child = fork ();
