@@ -267,3 +267,31 @@ _third_try () {
 	run nsfd_wait_until 1
 	[ "$status" -eq 2 ]
 }
+
+# At createContainer the hook runs in the container's pid namespace with the host's
+# /proc still mounted. A sanitizer build's exit-time leak check reads /proc/<pid>/task
+# and, when that pid is no host process, fails the hook and the container
+# (hook/sanitizer-lsan.c). The same situation, made deterministic: a new pid
+# namespace, host /proc, and a pid that names nothing there.
+@test "harness: a sanitizer build's hook exits cleanly in a pid namespace that sees the host's /proc" {
+	nsfd_require_build "$NSFD_HOOK_BIN"
+	ldd "$NSFD_HOOK_BIN" 2>/dev/null | grep -q 'libasan' ||
+		skip "$NSFD_HOOK_BIN is not a sanitizer build (the ASan pass runs this)"
+	run unshare --pid --fork sh -c '
+		i=0
+		while [ $i -lt 5000 ]; do
+			p=$(sh -c "echo \$\$")
+			[ -e /proc/$((p + 1)) ] || break
+			i=$((i + 1))
+		done
+		sh -c "echo pid=\$\$; exec \"\$0\" --version" "$1" 2>&1
+	' sh "$NSFD_HOOK_BIN"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"nsfdsuds-hook "[0-9]* ]]
+	[[ $output != *LeakSanitizer* ]]
+	# The hook ran as a pid the host's /proc does not have (else the case was not made).
+	local pid
+	pid=$(sed -n 's/^pid=//p' <<<"$output")
+	[ -n "$pid" ] && [ ! -e "/proc/$pid" ]
+}
