@@ -123,6 +123,9 @@ still_running (const struct nsfd_session *s, const struct nsfd_runtime_args *a)
   if (a->leave_running)
     return true;
   pid = runtime_container_pid (runtime_real (&s->cfg), a);
+  /* No answer: keep the layer held; the engine's delete releases it. */
+  if (pid < 0)
+    return true;
   return pid > 0 && kill (pid, 0) == 0 && !is_zombie (pid);
 }
 

@@ -2,20 +2,26 @@
  * as a child (signals passed on) when we must act after it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
+#include "log.h"
 #include "oci.h"
 #include "runtime.h"
 
-/* At most this much of `runtime state` output is read. */
+/* At most this much of `runtime state` output is read, and it is waited
+ * for at most this long (runc and crun answer in milliseconds). */
 #define STATE_MAX 65536
+#define STATE_TIMEOUT_MS 10000
 
 const char *
 runtime_real (const struct nsfd_config *cfg)
@@ -98,15 +104,22 @@ pid_from_file (const char *path)
 
 /* `runtime [--root R] state ID`, its stdout into buf (or, with errors, its
  * stderr, stdout going to /dev/null); *status gets its wait status (-1 when
- * it could not be run). */
+ * it could not be run or did not answer in time).  A runtime that hangs
+ * (its state directory on a stuck filesystem, a wedged lock) must not hold
+ * the wrapper, and the engine waiting on it, forever: after STATE_TIMEOUT_MS
+ * it is killed and the answer is "unknown", which every caller treats as the
+ * cautious case. */
 static size_t
 read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors, char *buf, size_t cap, int *status)
 {
   int pfd[2];
   size_t len = 0;
+  long long deadline = nsfd_now_ms () + STATE_TIMEOUT_MS;
+  bool late = false;
   pid_t c;
 
   *status = -1;
+  buf[0] = '\0';
   if (pipe2 (pfd, O_CLOEXEC) < 0)
     return 0;
   c = fork ();
@@ -114,6 +127,7 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors,
     {
       char *argv[6];
       int n = 0;
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
       dup2 (pfd[1], errors ? 2 : 1);
       if (errors)
         {
@@ -139,7 +153,18 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors,
   while (c > 0)
     {
       char spill[512];
-      ssize_t n = len < cap - 1 ? read (pfd[0], buf + len, cap - 1 - len) : read (pfd[0], spill, sizeof (spill));
+      struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+      long long left = deadline - nsfd_now_ms ();
+      ssize_t n;
+      int pr = left > 0 ? poll (&p, 1, (int) left) : 0;
+      if (pr < 0 && errno == EINTR)
+        continue;
+      if (pr <= 0)
+        {
+          late = pr == 0;
+          break;
+        }
+      n = len < cap - 1 ? read (pfd[0], buf + len, cap - 1 - len) : read (pfd[0], spill, sizeof (spill));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -148,8 +173,34 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors,
         len += (size_t) n;
     }
   close (pfd[0]);
-  while (c > 0 && waitpid (c, status, 0) < 0 && errno == EINTR)
-    ;
+  /* Its output closed but it may not have exited: bounded the same way. */
+  if (c > 0 && !late)
+    {
+      cleanup_close int pidfd = (int) syscall (SYS_pidfd_open, c, 0);
+      int pr = -1;
+      while (pidfd >= 0)
+        {
+          long long left = deadline - nsfd_now_ms ();
+          struct pollfd p = { .fd = pidfd, .events = POLLIN };
+          pr = left > 0 ? poll (&p, 1, (int) left) : 0;
+          if (pr >= 0 || errno != EINTR)
+            break;
+        }
+      /* Without a pidfd (older kernel) the closed output is taken as its exit. */
+      late = pidfd >= 0 && pr == 0;
+      while (!late && waitpid (c, status, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (c > 0 && late)
+    {
+      kill (c, SIGKILL);
+      while (waitpid (c, NULL, 0) < 0 && errno == EINTR)
+        ;
+      *status = -1;
+      len = 0;
+      nsfd_log (NSFD_LOG_WARNING, a->id, "\"%s state %s\" did not answer within %d ms; it was killed and its "
+                "answer taken as unknown", runtime, a->id, STATE_TIMEOUT_MS);
+    }
   buf[len] = '\0';
   return len;
 }
@@ -163,9 +214,13 @@ runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a)
   size_t len;
   int status;
 
-  if (pid > 0 || (buf = malloc (STATE_MAX)) == NULL)
+  if (pid > 0)
     return pid;
+  if ((buf = malloc (STATE_MAX)) == NULL)
+    return -1;
   len = read_state (runtime, a, false, buf, STATE_MAX, &status);
+  if (status == -1)
+    return -1;
   if (len > 0 && nsfd_oci_state_parse (buf, len, &st, NULL) == 0)
     pid = st.pid;
   nsfd_oci_state_free (&st);

@@ -22,7 +22,9 @@ __attribute__ ((noreturn)) void runtime_exec (const char *path, char **argv);
 int runtime_run (const char *path, char **argv);
 /* The exit code a wait status stands for. */
 int runtime_exit_code (int status);
-/* The container's init pid after create: --pid-file, else `runtime state`. */
+/* The container's init pid after create: --pid-file, else `runtime state`.
+ * 0: the runtime answered without one; -1: no answer (it could not be run, or
+ * did not answer in time). */
 pid_t runtime_container_pid (const char *runtime, const struct nsfd_runtime_args *a);
 /* True when `runtime state ID` failed saying the container does not exist
  * (a checkpoint without --leave-running removed it). */

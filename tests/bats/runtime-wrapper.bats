@@ -12,6 +12,8 @@ setup () {
 }
 
 teardown () {
+	# A hung-state test's switch (below): the cleanup's own runtime calls must not hang.
+	rm -f "${NSFD_W_DIR:-/nonexistent}/state-hangs"
 	nsfd_wrapper_teardown
 }
 
@@ -271,6 +273,54 @@ _exclusive () {
 
 @test "runtime wrapper: crun: a second container on a layer in use is refused, naming the holder" {
 	_exclusive crun
+}
+
+# --- a runtime that does not answer ----------------------------------------------------
+
+# After a create without --pid-file the wrapper asks the runtime for the container's pid
+# (`state`), as after a failed delete and a checkpoint; a runtime
+# whose state hangs (a stuck state directory, a wedged lock) must not hold the wrapper and
+# the engine behind it. The real runtime behind a script whose `state` sleeps while a
+# switch file exists.
+@test "runtime wrapper: a runtime whose state hangs is killed after 10 s; create completes and the layer is held" {
+	local b vol id real shim
+	nsfd_wrapper_setup runc
+	real=$NSFD_W_REAL
+	shim=$NSFD_W_DIR/hanging-runtime
+	printf '#!/bin/sh\nfor a; do\n\tif [ "$a" = state ] && [ -e %s/state-hangs ]; then\n\t\techo $$ >%s/state.pid\n\t\texec sleep 600\n\tfi\ndone\nexec %s "$@"\n' \
+		"$NSFD_W_DIR" "$NSFD_W_DIR" "$real" >"$shim"
+	chmod 755 "$shim"
+	NSFD_W_REAL=$shim
+	b=$(nsfd_tmpdir bundle)
+	vol=$(nsfd_tmpdir vols/hang)
+	id=$(nsfd_unique_id hang)
+	nsfd_bundle "$b" --mount "$vol:/data" --annotation nsfdsuds.io/persist=/data --args "sleep 600"
+	touch "$NSFD_W_DIR/state-hangs"
+	SECONDS=0
+	# Without --pid-file (runc used by hand), the pid comes from `state`.
+	nsfd_track_container "$real --root $NSFD_W_ROOT" "$id"
+	nsfd_track_container "$(_nsfd_wrapper_cmdline)" "$id"
+	_nsfd_track wrapper-id "$id"
+	nsfd_wrapper create --bundle "$b" "$id"
+	echo "status $status after ${SECONDS}s: $output"
+	rm "$NSFD_W_DIR/state-hangs"
+	[ "$status" -eq 0 ]
+	((SECONDS < 40))
+	[[ $nsfd_stderr == *"state $id\" did not answer within 10000 ms"* ]]
+	[[ $nsfd_stderr == *"could not record the container's pid"* ]]
+	# The hung state was ended by the wrapper, not left running.
+	local spid
+	spid=$(cat "$NSFD_W_DIR/state.pid")
+	! kill -0 "$spid" 2>/dev/null
+	# The container runs on its layer, which it holds.
+	nsfd_wrapper start "$id"
+	[ "$status" -eq 0 ]
+	[[ $(nsfd_wrapper_holder "$vol") == *"$id"* ]]
+	nsfd_wrapper_exec "$id" sh -c 'echo kept > /etc/kept'
+	[ "$status" -eq 0 ]
+	nsfd_wrapper_stop_delete "$id"
+	nsfd_wrapper_gone "$id" "$vol"
+	[ "$(cat "$vol/.nsfdsuds/default/upper/etc/kept")" = kept ]
 }
 
 # --- bad annotations -------------------------------------------------------------------
