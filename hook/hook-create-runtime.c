@@ -186,6 +186,10 @@ hook_create_runtime (struct hook_ctx *ctx, nsfd_error_t *err)
   snprintf (rec.layer_path, sizeof (rec.layer_path), "%s", s->plan.layer.path);
   rec.mounter_pid = child;
   (void) nsfd_proc_start_time (child, &rec.mounter_start);
+  /* Lets a later create of this id tell a failed start's leftovers from a
+   * container that runs (nsfd_rundir_create). */
+  if (nsfd_proc_start_time (ctx->state.pid, &rec.container_start) == 0)
+    rec.container_pid = ctx->state.pid;
   if (nsfd_record_write (idfd, &rec, err) < 0)
     {
       kill_and_reap (child);

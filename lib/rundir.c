@@ -2,14 +2,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "json.h"
+#include "log.h"
+#include "procfs.h"
 #include "safepath.h"
 
 static int
@@ -51,6 +56,48 @@ nsfd_rundir_path (const char *run_dir, const char *id, const char *name, char *b
   return 0;
 }
 
+/* pid is still the process that had start time start. */
+static bool
+same_process (pid_t pid, unsigned long long start)
+{
+  unsigned long long now;
+  return pid > 1 && nsfd_proc_start_time (pid, &now) == 0 && now == start;
+}
+
+/* Someone accepts connections on <id>/socket (id_fd is <id>/). */
+static bool
+socket_listened (int id_fd)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int n = snprintf (sa.sun_path, sizeof (sa.sun_path), "/proc/self/fd/%d/%s", id_fd, NSFD_RUNDIR_SOCKET);
+
+  if (fd < 0 || n < 0 || (size_t) n >= sizeof (sa.sun_path))
+    return true;
+  return connect (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0 || errno != ECONNREFUSED;
+}
+
+/* What a start of this id that failed left behind: nothing of it runs. */
+static bool
+leftover_is_stale (int id_fd, const char *run_dir, const char *id)
+{
+  struct nsfd_record rec;
+
+  if (nsfd_record_read (id_fd, &rec, NULL) < 0)
+    {
+      /* Killed before the record was written: a live mounter still listens. */
+      if (socket_listened (id_fd))
+        return false;
+    }
+  else if (rec.container_pid <= 0 || same_process (rec.mounter_pid, rec.mounter_start)
+           || same_process (rec.container_pid, rec.container_start))
+    return false;
+  nsfd_log (NSFD_LOG_WARNING, id,
+            "removing what a failed start of container \"%s\" left in %s/%s (its mounter and init are gone; a "
+            "runtime that runs no poststop after a failed create leaves it)", id, run_dir, id);
+  return true;
+}
+
 int
 nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
 {
@@ -65,6 +112,15 @@ nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
   ifd = nsfd_mkdir_open (rfd, id, 0711, 0, 0, NULL, err);
   if (ifd < 0)
     return nsfd_error_wrap (err, "runtime directory \"%s\"", run_dir);
+  if (fstatat (ifd, NSFD_RUNDIR_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0 && leftover_is_stale (ifd, run_dir, id))
+    {
+      nsfd_closep (&ifd);
+      if (nsfd_rm_rf_at (rfd, id, err) < 0)
+        return nsfd_error_wrap (err, "removing the leftover runtime directory \"%s/%s\"", run_dir, id);
+      ifd = nsfd_mkdir_open (rfd, id, 0711, 0, 0, NULL, err);
+      if (ifd < 0)
+        return nsfd_error_wrap (err, "runtime directory \"%s\"", run_dir);
+    }
   if (fstatat (ifd, NSFD_RUNDIR_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0)
     return nsfd_make_error (err, EEXIST,
                             "a mounter is already waiting for container \"%s\" (%s/%s/%s exists)", id,
@@ -104,7 +160,7 @@ nsfd_rundir_remove (const char *run_dir, const char *id, nsfd_error_t *err)
 int
 nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err)
 {
-  char buf[6 * sizeof (r->layer_path) + 128]; /* room for the escaped path and the rest */
+  char buf[6 * sizeof (r->layer_path) + 256]; /* room for the escaped path and the rest */
   struct nsfd_jw w;
   size_t len;
 
@@ -113,6 +169,11 @@ nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err
   nsfd_jw_member_string (&w, "layer", r->layer_path);
   nsfd_jw_member_int (&w, "mounterPid", r->mounter_pid);
   nsfd_jw_member_uint (&w, "mounterStartTime", r->mounter_start);
+  if (r->container_pid > 0)
+    {
+      nsfd_jw_member_int (&w, "containerPid", r->container_pid);
+      nsfd_jw_member_uint (&w, "containerStartTime", r->container_start);
+    }
   nsfd_jw_member_bool (&w, "wrapper", r->by_wrapper);
   nsfd_jw_object_end (&w);
   if (nsfd_jw_finish (&w, NSFD_RUNDIR_RECORD, &len, NULL) < 0)
@@ -140,6 +201,10 @@ nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err)
     r->mounter_pid = (pid_t) n;
   if (nsfd_json_get_int (tree, "mounterStartTime", &n))
     r->mounter_start = (unsigned long long) n;
+  if (nsfd_json_get_int (tree, "containerPid", &n) && n > 0 && n <= INT_MAX)
+    r->container_pid = (pid_t) n;
+  if (nsfd_json_get_int (tree, "containerStartTime", &n))
+    r->container_start = (unsigned long long) n;
   v = nsfd_json_get (tree, "wrapper", NSFD_JSON_BOOL);
   r->by_wrapper = v != NULL && v->boolean;
   return 0;

@@ -23,11 +23,17 @@ struct nsfd_record
   char layer_path[4096];
   pid_t mounter_pid;
   unsigned long long mounter_start;
+  pid_t container_pid;               /* hook mode: the container's init at createRuntime */
+  unsigned long long container_start;
   bool by_wrapper;   /* nsfdsuds-runtime set this container up: the hook stands aside */
 };
 
 /* Creates <run_dir>/<id>/ and newroot/; fails with EEXIST when <id>/ exists
- * and holds a socket (another create for the same id is in progress).
+ * and holds a socket (another create for the same id is in progress, or
+ * that container runs).  A socket that only a failed start left (its record's
+ * mounter and container init both gone, or no record and nobody listening)
+ * is removed with the rest of <id>/, with a warning, and the create goes on:
+ * a runtime that runs no poststop after a failed create (crun) leaves one.
  * Returns an fd of <id>/. */
 int nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err);
 /* Opens <run_dir>/<id>/ (O_PATH|O_DIRECTORY) without following symlinks. */

@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "procfs.h"
 #include "rundir.h"
 #include "tap.h"
 #include "testutil.h"
@@ -27,6 +29,41 @@ mode_of (const char *fmt, const char *a, const char *b)
   if (lstat (p, &st) < 0)
     return 0xffff;
   return (unsigned) (st.st_mode & 07777);
+}
+
+static int
+bind_socket (const char *run, const char *id, bool listening)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  snprintf (sa.sun_path, sizeof (sa.sun_path), "%s/%s/socket", run, id);
+  CHECK (s >= 0 && bind (s, (struct sockaddr *) &sa, sizeof (sa)) == 0 && (!listening || listen (s, 4) == 0),
+         "bind a socket in %s/", id);
+  if (!listening && s >= 0)
+    {
+      close (s);
+      s = -1;
+    }
+  return s;
+}
+
+/* A process that has ended (forked and reaped): its pid names nothing. */
+static pid_t
+dead_pid (void)
+{
+  pid_t c = fork ();
+  if (c == 0)
+    _exit (0);
+  waitpid (c, NULL, 0);
+  return c;
+}
+
+static bool
+exists (const char *run, const char *id, const char *name)
+{
+  char p[512];
+  snprintf (p, sizeof (p), "%s/%s/%s", run, id, name);
+  return access (p, F_OK) == 0;
 }
 
 static void
@@ -58,22 +95,19 @@ test_dirs (const char *run)
     close (fd2);
   nsfd_error_free (&err);
 
-  /* A mounter is waiting: its socket exists. */
+  /* A mounter is waiting (no record yet): its socket listens. */
   {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    snprintf (sa.sun_path, sizeof (sa.sun_path), "%s/I-c1/socket", run);
-    CHECK (s >= 0 && bind (s, (struct sockaddr *) &sa, sizeof (sa)) == 0, "bind a socket in <id>/");
+    int s = bind_socket (run, "I-c1", true);
+    fd2 = nsfd_rundir_create (run, "I-c1", &err);
+    CHECK (fd2 < 0 && err && err->status == EEXIST, "EEXIST when a socket is listened on");
+    CHECK_STR_CONTAINS (nsfd_error_text (err), "a mounter is already waiting for container \"I-c1\"",
+                        "  message: %s", nsfd_error_text (err));
+    nsfd_error_free (&err);
+    if (fd2 >= 0)
+      close (fd2);
     if (s >= 0)
       close (s);
   }
-  fd2 = nsfd_rundir_create (run, "I-c1", &err);
-  CHECK (fd2 < 0 && err && err->status == EEXIST, "EEXIST when a socket is present");
-  CHECK_STR_CONTAINS (nsfd_error_text (err), "a mounter is already waiting for container \"I-c1\"", "  message: %s",
-                      nsfd_error_text (err));
-  nsfd_error_free (&err);
-  if (fd2 >= 0)
-    close (fd2);
 
   fd2 = nsfd_rundir_open (run, "I-c1", &err);
   CHECK (fd2 >= 0, "open");
@@ -124,6 +158,78 @@ test_dirs (const char *run)
   }
   if (fd >= 0)
     close (fd);
+}
+
+/* <id>/ with a socket and a record: create EEXIST (expect_stale false) or a
+ * clean new <id>/ (true). */
+static void
+check_leftover (const char *run, const char *id, const struct nsfd_record *rec, bool listening, bool expect_stale,
+                const char *what)
+{
+  nsfd_error_t err = NULL;
+  int s, fd = nsfd_rundir_create (run, id, &err);
+  nsfd_error_free (&err);
+  if (rec)
+    CHECK (fd >= 0 && nsfd_record_write (fd, rec, &err) == 0, "%s: record written", what);
+  nsfd_error_free (&err);
+  if (fd >= 0)
+    close (fd);
+  s = bind_socket (run, id, listening);
+  fd = nsfd_rundir_create (run, id, &err);
+  if (expect_stale)
+    {
+      CHECK (fd >= 0, "%s: taken over as a failed start's leftover (%s)", what, err ? nsfd_error_text (err) : "ok");
+      CHECK (!exists (run, id, "socket") && !exists (run, id, "record") && exists (run, id, "newroot"),
+             "  <id>/ is new: no socket, no record, newroot made again");
+    }
+  else
+    CHECK (fd < 0 && err && err->status == EEXIST, "%s: EEXIST (%s)", what, err ? nsfd_error_text (err) : "created");
+  nsfd_error_free (&err);
+  if (fd >= 0)
+    close (fd);
+  if (s >= 0)
+    close (s);
+  CHECK (nsfd_rundir_remove (run, id, &err) == 0, "  removed");
+  nsfd_error_free (&err);
+}
+
+/* What a start killed part-way leaves (crun runs no poststop after a failed
+ * create) must not refuse the next create of that id; what lives must. */
+static void
+test_leftovers (const char *run)
+{
+  struct nsfd_record rec;
+  unsigned long long self_start = 0;
+
+  CHECK (nsfd_proc_start_time (getpid (), &self_start) == 0, "our own start time");
+  check_leftover (run, "I-s1", NULL, false, true, "no record, nobody listening");
+  check_leftover (run, "I-s2", NULL, true, false, "no record, a mounter listening");
+
+  memset (&rec, 0, sizeof (rec));
+  snprintf (rec.layer_path, sizeof (rec.layer_path), "/vol/.nsfdsuds/default");
+  rec.mounter_pid = dead_pid ();
+  rec.mounter_start = 1;
+  rec.container_pid = dead_pid ();
+  rec.container_start = 1;
+  check_leftover (run, "I-s3", &rec, false, true, "mounter and container init gone");
+
+  rec.container_pid = getpid ();
+  rec.container_start = self_start;
+  check_leftover (run, "I-s4", &rec, false, false, "the container's init runs");
+
+  /* Its pid reused by another process: the start time tells. */
+  rec.container_start = self_start + 1;
+  check_leftover (run, "I-s5", &rec, false, true, "the init's pid now names another process");
+
+  rec.container_pid = dead_pid ();
+  rec.mounter_pid = getpid ();
+  rec.mounter_start = self_start;
+  check_leftover (run, "I-s6", &rec, false, false, "the mounter still runs");
+
+  /* A record of an older nsfdsuds names no container: nothing to tell by. */
+  rec.container_pid = 0;
+  rec.mounter_pid = dead_pid ();
+  check_leftover (run, "I-s7", &rec, false, false, "a record without the container's pid");
 }
 
 static void
@@ -220,6 +326,14 @@ test_record (const char *run)
   nsfd_error_free (&err);
   CHECK (strcmp (r.layer_path, w.layer_path) == 0, "layer path round trip: %s", r.layer_path);
   CHECK (r.mounter_pid == 12345 && r.mounter_start == 9876543210ULL, "pid and start time round trip");
+  CHECK (r.container_pid == 0 && r.container_start == 0, "no container pid when none was written");
+  w.container_pid = 4242;
+  w.container_start = 77;
+  CHECK (nsfd_record_write (fd, &w, &err) == 0 && nsfd_record_read (fd, &r, &err) == 0 && r.container_pid == 4242
+             && r.container_start == 77,
+         "the container's pid and start time round trip");
+  CHECK_STR_CONTAINS (tu_slurp (p), "\"containerPid\":4242,\"containerStartTime\":77", "  as %s", tu_slurp (p));
+  nsfd_error_free (&err);
 
   /* The longest path made only of characters that need escaping. */
   memset (w.layer_path, '"', sizeof (w.layer_path) - 1);
@@ -261,6 +375,7 @@ body (void)
   char run[128];
   snprintf (run, sizeof (run), "%s/run", tmp);
   test_dirs (run);
+  test_leftovers (run);
   test_bad_run_dirs ();
   test_path ();
   test_record (run);
