@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint-record.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "layer-scan.h"
+#include "layer.h"
 #include "layer-tools.h"
 #include "lowerid.h"
 
@@ -16,6 +18,22 @@ struct counts
   uint64_t files, dirs, symlinks, whiteouts, opaque, hardlinked, other, bytes_on_disk, bytes;
 };
 
+/* Where the layer is in its life, and the checkpoint taken of it, if any. */
+struct state
+{
+  bool generation_ok;
+  unsigned long long generation;   /* moved on by every new holder (layer-generation.c) */
+  int mark;                        /* nsfd_checkpoint_mark_read: 1 present, 0 absent, -1 unreadable */
+  bool mark_valid;
+  unsigned long long mark_generation;
+};
+
+static bool
+mark_current (const struct state *st)
+{
+  return st->mark == 1 && st->mark_valid && st->generation_ok && st->mark_generation == st->generation;
+}
+
 static void
 usage (FILE *out)
 {
@@ -23,7 +41,8 @@ usage (FILE *out)
                 "Shows the layer's format, when and by what it was made, the fingerprint of the lower\n"
                 "it last ran on (with --lower: whether DIR is that lower), its size on disk, counts\n"
                 "of files, directories, whiteouts, opaque directories and hard-linked inodes, and\n"
-                "the container holding it, if any, and whether that holder is live.\n");
+                "the container holding it, if any, and whether that holder is live; its generation\n"
+                "and the checkpoint mark, if a checkpoint was taken of it.\n");
 }
 
 static int
@@ -58,7 +77,8 @@ holder_state (const struct lt_layer *l)
 }
 
 static void
-print_json (const struct lt_layer *l, const struct lt_meta *m, const char *lower_now, const struct counts *c)
+print_json (const struct lt_layer *l, const struct lt_meta *m, const char *lower_now, const struct counts *c,
+            const struct state *st)
 {
   fputs ("{\"layer\":", stdout);
   lt_json_string (stdout, l->arg.layer_path);
@@ -89,11 +109,23 @@ print_json (const struct lt_layer *l, const struct lt_meta *m, const char *lower
       fputs (",\"since\":", stdout), lt_json_string (stdout, l->holder.since);
       printf (",\"pid\":%lld", l->holder.pid);
     }
-  printf ("},\"inUse\":%s}\n", l->live ? "true" : "false");
+  printf ("},\"inUse\":%s", l->live ? "true" : "false");
+  if (st->generation_ok)
+    printf (",\"generation\":%llu", st->generation);
+  else
+    fputs (",\"generation\":null", stdout);
+  if (st->mark == 1 && st->mark_valid)
+    printf (",\"checkpointMark\":{\"generation\":%llu,\"current\":%s}}\n", st->mark_generation,
+            mark_current (st) ? "true" : "false");
+  else if (st->mark == 1)
+    fputs (",\"checkpointMark\":{\"generation\":null,\"current\":false}}\n", stdout);
+  else
+    fputs (",\"checkpointMark\":null}\n", stdout);
 }
 
 static void
-print_human (const struct lt_layer *l, const struct lt_meta *m, const char *lower_now, const struct counts *c)
+print_human (const struct lt_layer *l, const struct lt_meta *m, const char *lower_now, const struct counts *c,
+             const struct state *st)
 {
   char b[1200];
   printf ("layer       %s\n", lt_human (l->arg.layer_path, b, sizeof (b)));
@@ -116,6 +148,22 @@ print_human (const struct lt_layer *l, const struct lt_meta *m, const char *lowe
             l->live ? "live, the layer is in use" : "stale (its process is gone)");
   else
     printf ("holder      %s\n", l->holder_state == 0 ? "none" : "unreadable record (treated as stale)");
+  if (st->generation_ok)
+    printf ("generation  %llu (moved on each time a container starts on the layer)\n", st->generation);
+  else
+    printf ("generation  unreadable (see `nsfdsuds layer check`)\n");
+  if (st->mark == 0)
+    printf ("checkpoint  none taken\n");
+  else if (st->mark < 0)
+    printf ("checkpoint  mark unreadable\n");
+  else if (!st->mark_valid)
+    printf ("checkpoint  mark present, its value is not a generation\n");
+  else if (mark_current (st))
+    printf ("checkpoint  taken at generation %llu: the layer is as it was then, a restore of it matches\n",
+            st->mark_generation);
+  else
+    printf ("checkpoint  taken at generation %llu; the layer has been used since: a restore of that checkpoint "
+            "is refused\n", st->mark_generation);
 }
 
 static int
@@ -125,6 +173,7 @@ run (const struct lt_opts *o, nsfd_error_t *err)
   struct counts c = { 0 };
   struct nsfd_scan_ops ops = { .enter = count_cb, .data = &c, .track_links = true };
   struct lt_meta m;
+  struct state st = { 0 };
   char lower_now[NSFD_LOWERID_LEN + 1];
 
   if (lt_layer_open (o, true, &l, err) < 0)
@@ -136,10 +185,12 @@ run (const struct lt_opts *o, nsfd_error_t *err)
     return nsfd_error_wrap (err, "fingerprint of \"%s\"", o->lower);
   if (nsfd_scan (l.upper_fd, &ops, err) < 0)
     return -1;
+  st.generation_ok = nsfd_layer_generation_read (l.dir_fd, &st.generation, NULL) == 0;
+  st.mark = nsfd_checkpoint_mark_read (l.dir_fd, &st.mark_generation, &st.mark_valid, NULL);
   if (o->json)
-    print_json (&l, &m, l.lower_fd >= 0 ? lower_now : NULL, &c);
+    print_json (&l, &m, l.lower_fd >= 0 ? lower_now : NULL, &c, &st);
   else
-    print_human (&l, &m, l.lower_fd >= 0 ? lower_now : NULL, &c);
+    print_human (&l, &m, l.lower_fd >= 0 ? lower_now : NULL, &c, &st);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/xattr.h>
 
 int
@@ -23,15 +24,32 @@ nsfd_checkpoint_mark_set (int layer_dir_fd, unsigned long long generation, nsfd_
 }
 
 int
+nsfd_checkpoint_mark_read (int layer_dir_fd, unsigned long long *generation, bool *valid, nsfd_error_t *err)
+{
+  char value[32], *end;
+  ssize_t n = fgetxattr (layer_dir_fd, NSFD_CHECKPOINT_MARK, value, sizeof (value) - 1);
+
+  *generation = 0;
+  *valid = false;
+  /* ERANGE: there, with a longer value than ours. */
+  if (n < 0 && errno == ERANGE)
+    return 1;
+  if (n < 0 && errno == ENODATA)
+    return 0;
+  if (n < 0)
+    return nsfd_make_error (err, errno, "reading the extended attribute %s of the layer directory",
+                            NSFD_CHECKPOINT_MARK);
+  value[n] = '\0';
+  errno = 0;
+  *generation = strtoull (value, &end, 10);
+  *valid = n > 0 && value[0] >= '0' && value[0] <= '9' && *end == '\0' && errno == 0;
+  return 1;
+}
+
+int
 nsfd_checkpoint_mark_present (int layer_dir_fd, nsfd_error_t *err)
 {
-  char value[32];
-
-  /* ERANGE: there, with a longer value than ours. */
-  if (fgetxattr (layer_dir_fd, NSFD_CHECKPOINT_MARK, value, sizeof (value)) >= 0 || errno == ERANGE)
-    return 1;
-  if (errno == ENODATA)
-    return 0;
-  return nsfd_make_error (err, errno, "reading the extended attribute %s of the layer directory",
-                          NSFD_CHECKPOINT_MARK);
+  unsigned long long g;
+  bool valid;
+  return nsfd_checkpoint_mark_read (layer_dir_fd, &g, &valid, err);
 }

@@ -48,6 +48,9 @@ int nsfd_checkpoint_record_read (int image_dir_fd, struct nsfd_checkpoint_record
 int nsfd_checkpoint_mark_set (int layer_dir_fd, unsigned long long generation, nsfd_error_t *err);
 /* 1 present, 0 absent, -1 with err when it cannot be told. */
 int nsfd_checkpoint_mark_present (int layer_dir_fd, nsfd_error_t *err);
+/* The same, and when present the generation it names in *generation
+ * (*valid false when the value is not a number of ours). */
+int nsfd_checkpoint_mark_read (int layer_dir_fd, unsigned long long *generation, bool *valid, nsfd_error_t *err);
 
 /* 0 when the layer a restore found (now; its generation before the restore
  * takes it) is the one of the checkpoint and unchanged since; else ESTALE

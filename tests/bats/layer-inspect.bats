@@ -269,6 +269,36 @@ lt_tree_state () {
 	run "$NSFD_CLI_BIN" layer info "$L" --lower "$T/lower2"
 	grep -q 'DOES NOT MATCH' <<<"$output"
 	grep -q '^holder      none$' <<<"$output"
+	# Never started, no checkpoint: generation 0, no mark.
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$("$NSFD_CLI_BIN" layer info "$L" --json)")" = '[0,null]' ]
+	grep -q '^checkpoint  none taken$' <<<"$output"
+}
+
+@test "info: the generation and the checkpoint mark, current or used since" {
+	lt_setup
+	echo 7 >"$L/generation"
+	setfattr -n trusted.nsfdsuds.checkpoint -v 7 "$L"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[7,{"generation":7,"current":true}]' ]
+	run "$NSFD_CLI_BIN" layer info "$L"
+	grep -q '^generation  7 ' <<<"$output"
+	grep -q '^checkpoint  taken at generation 7: the layer is as it was then' <<<"$output"
+	# A container started on it since: a restore of that checkpoint would be refused.
+	echo 8 >"$L/generation"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[8,{"generation":7,"current":false}]' ]
+	run "$NSFD_CLI_BIN" layer info "$L"
+	grep -q '^checkpoint  taken at generation 7; the layer has been used since: a restore of that checkpoint is refused$' <<<"$output"
+	# Not ours: said so, not misread.
+	setfattr -n trusted.nsfdsuds.checkpoint -v 'x7' "$L"
+	echo junk >"$L/generation"
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[null,{"generation":null,"current":false}]' ]
+	run "$NSFD_CLI_BIN" layer info "$L"
+	grep -q '^generation  unreadable' <<<"$output"
+	grep -q '^checkpoint  mark present, its value is not a generation$' <<<"$output"
 }
 
 @test "a layer in use: info says live, diff, export and check work and say so" {
