@@ -112,6 +112,15 @@ nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
   ifd = nsfd_mkdir_open (rfd, id, 0711, 0, 0, NULL, err);
   if (ifd < 0)
     return nsfd_error_wrap (err, "runtime directory \"%s\"", run_dir);
+  /* After a start the socket is gone but the record stays while the
+   * container runs: the same id under another runtime root must not take it. */
+  {
+    struct nsfd_record rec;
+    if (nsfd_record_read (ifd, &rec, NULL) == 0 && same_process (rec.container_pid, rec.container_start))
+      return nsfd_make_error (err, EEXIST,
+                              "container \"%s\" is running (init pid %d) with its runtime directory %s/%s: "
+                              "another runtime root uses the same id", id, (int) rec.container_pid, run_dir, id);
+  }
   if (fstatat (ifd, NSFD_RUNDIR_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0 && leftover_is_stale (ifd, run_dir, id))
     {
       nsfd_closep (&ifd);

@@ -29,8 +29,9 @@ struct nsfd_record
 };
 
 /* Creates <run_dir>/<id>/ and newroot/; fails with EEXIST when <id>/ exists
- * and holds a socket (another create for the same id is in progress, or
- * that container runs).  A socket that only a failed start left (its record's
+ * and holds a socket (another create for the same id is in progress), or a
+ * record naming a container init that still runs (the same id under another
+ * runtime root).  A socket that only a failed start left (its record's
  * mounter and container init both gone, or no record and nobody listening)
  * is removed with the rest of <id>/, with a warning, and the create goes on:
  * a runtime that runs no poststop after a failed create (crun) leaves one.

@@ -217,6 +217,32 @@ test_leftovers (const char *run)
   rec.container_start = self_start;
   check_leftover (run, "I-s4", &rec, false, false, "the container's init runs");
 
+  /* A started container: the mounter removed the socket, the record stays. */
+  {
+    nsfd_error_t err = NULL;
+    int fd = nsfd_rundir_create (run, "I-run", &err), fd2;
+    CHECK (fd >= 0 && nsfd_record_write (fd, &rec, &err) == 0, "a running container's record");
+    nsfd_error_free (&err);
+    fd2 = nsfd_rundir_create (run, "I-run", &err);
+    CHECK (fd2 < 0 && err && err->status == EEXIST, "the same id again while it runs: EEXIST");
+    CHECK_STR_CONTAINS (nsfd_error_text (err), "is running (init pid", "  message: %s", nsfd_error_text (err));
+    nsfd_error_free (&err);
+    if (fd2 >= 0)
+      close (fd2);
+    rec.container_pid = dead_pid ();
+    CHECK (nsfd_record_write (fd, &rec, &err) == 0, "  its init gone");
+    fd2 = nsfd_rundir_create (run, "I-run", &err);
+    CHECK (fd2 >= 0, "  then the id is free again: %s", err ? nsfd_error_text (err) : "ok");
+    nsfd_error_free (&err);
+    if (fd2 >= 0)
+      close (fd2);
+    if (fd >= 0)
+      close (fd);
+    nsfd_rundir_remove (run, "I-run", &err);
+    nsfd_error_free (&err);
+    rec.container_pid = getpid ();
+  }
+
   /* Its pid reused by another process: the start time tells. */
   rec.container_start = self_start + 1;
   check_leftover (run, "I-s5", &rec, false, true, "the init's pid now names another process");
