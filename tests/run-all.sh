@@ -158,6 +158,19 @@ if ((host)); then
 		count build 0 1 0
 	fi
 
+	# The sid tree before the host's bats when it will be used anyway: the host's CRI
+	# tests take their api.proto from it (bookworm packages none), so a fresh machine
+	# runs the same host tests as one with the tree cached. A failure here is reported by
+	# the sid phase, which tries again.
+	if ((sid)) && ((${#bats_files[@]})); then
+		phase "sid tree"
+		if "$repo/tests/sid/make-tree.sh" >"$logs/sid-tree.log" 2>&1; then
+			echo "sid tree: $(tail -n1 "$logs/sid-tree.log")"
+		else
+			echo "sid tree: not made (log: $logs/sid-tree.log); host tests that need it skip"
+		fi
+	fi
+
 	phase "bats on the host (${#bats_files[@]} files)"
 	host_st=0
 	if ((${#bats_files[@]})); then
