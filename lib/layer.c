@@ -52,6 +52,20 @@ now_iso (char buf[32])
   strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The same with nanoseconds: 2026-12-02T05:06:37.123456789Z (30 bytes). */
+static void
+now_iso_ns (char buf[48])
+{
+  struct timespec ts;
+  struct tm tm;
+  char sec[24];
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  strftime (sec, sizeof (sec), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf (buf, 48, "%s.%09ldZ", sec, ts.tv_nsec);
+}
+
 /* Ends the document and saves it as name in dirfd (0600); durable: with
  * fsync, for layer.json which must survive a crash. */
 static int
@@ -71,12 +85,17 @@ static int
 write_meta_full (int dirfd, const char *created_at, const char *lower_id, const char *previous,
                  nsfd_error_t *err)
 {
-  char buf[4096], when[32], now[32];
+  char buf[4096], when[48], now[32];
   struct nsfd_jw w;
 
   now_iso (now);
-  /* As before: a createdAt is a timestamp, cut to its size. */
-  snprintf (when, sizeof (when), "%s", created_at ? created_at : now);
+  /* As before: a createdAt is a timestamp, cut to its size.  A new one has
+   * nanoseconds: it tells this layer from another made under the same name
+   * (a checkpoint's restore compares it), even one made the same second. */
+  if (created_at == NULL)
+    now_iso_ns (when);
+  else
+    snprintf (when, sizeof (when), "%s", created_at);
   nsfd_jw_init (&w, buf, sizeof (buf), true);
   nsfd_jw_object_begin (&w);
   nsfd_jw_member_int (&w, "format", NSFD_LAYER_FORMAT);

@@ -11,6 +11,7 @@
 # The fault points (restore faults below) are in a build of their own; its binaries behave
 # as the normal ones unless NSFDSUDS_TEST_FAULT is set.
 [[ -n ${NSFD_FAULT_BUILD_DIR:-} ]] && export NSFD_BUILD_DIR=$NSFD_FAULT_BUILD_DIR
+bats_require_minimum_version 1.5.0
 load ../lib/common
 load ../lib/hook
 load ../lib/wrapper
@@ -295,6 +296,9 @@ _elsewhere () {
 	mkdir -p "${vol2%/*}"
 	cp -a --preserve=all "$vol1" "$vol2"
 	cp -a --preserve=all "$img" "$img2"
+	# What the user checks on the new node before restoring (docs/checkpoint.md).
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$vol2" --json
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[1,{"generation":1,"current":true}]' ]
 	_ckpt_bundle "$b2" "$vol2"
 
 	_restore "$b2" "$id2" "$img2"
@@ -426,6 +430,8 @@ _refused () {
 	mkdir -p "$v"
 	tar --numeric-owner -C "$vol" -cf - . | tar --numeric-owner -C "$v" -xpf -
 	[ "$(_gen "$v")" = 1 ]
+	run "$NSFD_CLI_BIN" layer info "$v"
+	grep -q '^checkpoint  none taken$' <<<"$output"
 	b2=$(nsfd_tmpdir bundle-noxattrs)
 	nsfd_bundle "$b2" --mount "$v:/data" --annotation nsfdsuds.io/persist=/data --args "sh -c '$_QUIET'" \
 		--jq '.linux.namespaces |= map(select(.type != "network"))'

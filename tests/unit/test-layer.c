@@ -100,7 +100,11 @@ test_create (void)
     v = tree ? yajl_tree_get (tree, po, yajl_t_string) : NULL;
     CHECK (v && strcmp (jstr (v), NSFD_LAYER_OVERLAY_OPTIONS) == 0, "overlayOptions recorded");
     v = tree ? yajl_tree_get (tree, pc, yajl_t_string) : NULL;
-    CHECK (v && strlen (jstr (v)) == 20 && jstr (v)[19] == 'Z', "createdAt is ISO UTC");
+    {
+      const char *ca = v ? jstr (v) : "", *dot = strchr (ca, '.'), *z = strrchr (ca, 'Z');
+      CHECK (strlen (ca) == 30 && dot && dot - ca == 19 && z && z - ca == 29,
+             "createdAt is ISO UTC with nanoseconds: %s", ca);
+    }
     v = tree ? yajl_tree_get (tree, pb, yajl_t_string) : NULL;
     CHECK (v && strncmp (jstr (v), "nsfdsuds ", 9) == 0, "createdBy names nsfdsuds");
     if (tree)
