@@ -218,3 +218,19 @@ nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err)
   r->by_wrapper = v != NULL && v->boolean;
   return 0;
 }
+
+int
+nsfd_record_set_container (const char *run_dir, const char *id, pid_t pid, nsfd_error_t *err)
+{
+  cleanup_close int idfd = nsfd_rundir_open (run_dir, id, err);
+  struct nsfd_record rec;
+  unsigned long long start;
+
+  if (idfd < 0 || nsfd_record_read (idfd, &rec, err) < 0)
+    return -1;
+  if (nsfd_proc_start_time (pid, &start) < 0)
+    return nsfd_make_error (err, errno, "reading the start time of the container's init (pid %d)", (int) pid);
+  rec.container_pid = pid;
+  rec.container_start = start;
+  return nsfd_record_write (idfd, &rec, err);
+}

@@ -46,4 +46,8 @@ int nsfd_rundir_path (const char *run_dir, const char *id, const char *name, cha
                       nsfd_error_t *err);
 
 int nsfd_record_write (int id_dir_fd, const struct nsfd_record *r, nsfd_error_t *err);
+/* Records pid (and its start time) as the container's init in the record of
+ * <run_dir>/<id>/, once the runtime has created it (the wrapper learns it
+ * only then). */
+int nsfd_record_set_container (const char *run_dir, const char *id, pid_t pid, nsfd_error_t *err);
 int nsfd_record_read (int id_dir_fd, struct nsfd_record *r, nsfd_error_t *err);

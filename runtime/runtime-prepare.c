@@ -128,7 +128,15 @@ runtime_after_start (struct nsfd_session *s, const struct nsfd_runtime_args *a, 
     }
   pid = runtime_container_pid (runtime_real (&s->cfg), a);
   if (pid <= 0 || nsfd_session_update_pid (s, pid, &err) < 0)
-    nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s", s->plan.layer.path,
-              err ? nsfd_error_text (err) : "no pid");
+    {
+      nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid on layer %s: %s", s->plan.layer.path,
+                err ? nsfd_error_text (err) : "no pid");
+      return 0;
+    }
+  /* In the runtime directory too: a create of this id under another
+   * runtime root is then refused instead of handed this directory. */
+  if (nsfd_record_set_container (s->cfg.run_dir, a->id, pid, &err) < 0)
+    nsfd_log (NSFD_LOG_WARNING, a->id, "could not record the container's pid in its runtime directory: %s",
+              nsfd_error_text (err));
   return 0;
 }

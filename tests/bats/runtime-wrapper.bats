@@ -275,6 +275,50 @@ _exclusive () {
 	_exclusive crun
 }
 
+# --- one id under two runtime roots ----------------------------------------------------
+
+# Runtime state is per --root, <runDir>/<id> is not: while a container runs, a create of
+# its id under another root must be refused, not handed (and, failing, remove) the running
+# container's directory.
+@test "runtime wrapper: a create of a running container's id under another runtime root is refused; the first keeps its directory" {
+	local b1 b2 vol1 vol2 id root2 rec
+	nsfd_wrapper_setup runc
+	b1=$(nsfd_tmpdir bundle1)
+	b2=$(nsfd_tmpdir bundle2)
+	vol1=$(nsfd_tmpdir vols/one)
+	vol2=$(nsfd_tmpdir vols/two)
+	root2=$(nsfd_tmpdir wrapper/state2)
+	id=$(nsfd_unique_id tworoots)
+	nsfd_bundle "$b1" --mount "$vol1:/data" --annotation nsfdsuds.io/persist=/data --args "sleep 600"
+	nsfd_bundle "$b2" --mount "$vol2:/data" --annotation nsfdsuds.io/persist=/data --args "sleep 600"
+	nsfd_wrapper_create_start "$b1" "$id"
+	# The record names the container's init.
+	rec=$NSFD_W_RUNDIR/$id/record
+	[ "$(jq -r .containerPid "$rec")" = "$(cat "$NSFD_W_DIR/$id.pid")" ]
+	cp "$rec" "$NSFD_W_DIR/record.before"
+
+	nsfd_track_container "$NSFD_W_REAL --root $root2" "$id"
+	nsfd_wrapper_bare --root "$root2" create --bundle "$b2" --pid-file "$NSFD_W_DIR/second.pid" "$id"
+	echo "second create: status $status: $output"
+	[ "$status" -ne 0 ]
+	[[ $nsfd_stderr == *"container \"$id\" is running (init pid $(cat "$NSFD_W_DIR/$id.pid"))"* ]]
+	# Nothing of the second: its volume untouched, the first's directory as it was.
+	[ ! -e "$vol2/.nsfdsuds" ]
+	cmp "$rec" "$NSFD_W_DIR/record.before"
+	[ "$(nsfd_wrapper_state "$id")" = running ]
+
+	# Its delete still releases its layer; then the id is free under the other root.
+	nsfd_wrapper_stop_delete "$id"
+	nsfd_wrapper_gone "$id" "$vol1"
+	nsfd_track_container "$(_nsfd_wrapper_cmdline | sed "s|--root $NSFD_W_ROOT|--root $root2|")" "$id"
+	nsfd_wrapper_bare --root "$root2" create --bundle "$b2" --pid-file "$NSFD_W_DIR/second.pid" "$id"
+	[ "$status" -eq 0 ]
+	nsfd_wrapper_bare --root "$root2" delete --force "$id"
+	[ "$status" -eq 0 ]
+	[ ! -e "$NSFD_W_RUNDIR/$id" ]
+	[ ! -e "$vol2/.nsfdsuds/default/holder.json" ]
+}
+
 # --- a runtime that does not answer ----------------------------------------------------
 
 # After a create without --pid-file the wrapper asks the runtime for the container's pid
