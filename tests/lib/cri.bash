@@ -426,6 +426,7 @@ nsfd_cri_cleanup () {
 		done
 	fi
 	_nsfd_kill_procs_under "$NSFD_CTR_DIR"
+	nsfd_containerd_ns_cgroups_remove "$NSFD_CRI_NS"
 }
 
 # nsfd_cri_csi_storage PV: the volume's storage as a CSI driver stages it on the node

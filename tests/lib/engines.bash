@@ -244,6 +244,17 @@ _nsfd_busybox_oci_archive () {
 	printf '%s\n' "$a"
 }
 
+# containerd's runc shim puts a task's cgroup at /<namespace>/<id> in every hierarchy and
+# removes only <id>: the suite's namespace directory goes here, empty ones only (rmdir, so
+# a cgroup still in use, ours or anyone's, stays).
+nsfd_containerd_ns_cgroups_remove () {
+	local ns=${1:-nsfdt} m
+	while read -r m; do
+		[[ -d $m/$ns ]] || continue
+		find "$m/$ns" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	done < <(awk '{ for (i = 7; $i != "-"; i++); if ($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") print $5 }' /proc/self/mountinfo)
+}
+
 nsfd_containerd_cleanup () {
 	local dir=${NSFD_CTR_DIR:-} id
 	[[ -n $dir && -d $dir ]] || return 0
@@ -264,4 +275,5 @@ nsfd_containerd_cleanup () {
 	fi
 	# Shims (and anything else) left running with paths under DIR.
 	_nsfd_kill_procs_under "$dir"
+	nsfd_containerd_ns_cgroups_remove nsfdt
 }
