@@ -237,12 +237,12 @@ owner_alive (const char *probe_dir, const char *name)
 {
   char path[4200], line[128];
   long long pid = 0;
-  unsigned long long start = 0, now = 0;
+  unsigned long long start = 0;
   snprintf (path, sizeof (path), "%s/%s/owner", probe_dir, name);
   nsfd_doctor_file_line (path, false, line, sizeof (line));
   if (sscanf (line, "%lld %llu", &pid, &start) != 2 || pid <= 0 || pid > 4194304)
     return false;
-  return nsfd_proc_start_time ((pid_t) pid, &now) == 0 && now == start;
+  return nsfd_proc_is ((pid_t) pid, start);
 }
 
 /* Doctor runs what it finds in the probe directory (the runtime named in a

@@ -87,12 +87,8 @@ read_entry (int run_fd, const char *run_dir, const char *id, unsigned grace_ms, 
     }
   snprintf (e->mode, sizeof (e->mode), "%s", rec.by_wrapper ? "wrapper" : "hook");
   snprintf (e->layer, sizeof (e->layer), "%s", rec.layer_path);
-  if (rec.mounter_pid > 1)
-    {
-      unsigned long long start;
-      if (nsfd_proc_start_time (rec.mounter_pid, &start) == 0 && start == rec.mounter_start)
-        e->mounter_pid = rec.mounter_pid;
-    }
+  if (rec.mounter_pid > 1 && nsfd_proc_is (rec.mounter_pid, rec.mounter_start))
+    e->mounter_pid = rec.mounter_pid;
   join_holder (e);
   e->stale = !e->alive;
   if (e->stale && e->mounter_pid)

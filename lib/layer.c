@@ -43,18 +43,10 @@ nsfd_layer_close (struct nsfd_layer *l)
   l->path = l->lower_id = l->created_at = NULL;
 }
 
+/* Now in UTC, ISO 8601: 2026-12-02T05:06:37Z, or with nanoseconds
+ * 2026-12-02T05:06:37.123456789Z (30 bytes). */
 static void
-now_iso (char buf[32])
-{
-  time_t t = time (NULL);
-  struct tm tm;
-  gmtime_r (&t, &tm);
-  strftime (buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* The same with nanoseconds: 2026-12-02T05:06:37.123456789Z (30 bytes). */
-static void
-now_iso_ns (char buf[48])
+now_iso (char buf[48], bool ns)
 {
   struct timespec ts;
   struct tm tm;
@@ -63,7 +55,10 @@ now_iso_ns (char buf[48])
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
   strftime (sec, sizeof (sec), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf (buf, 48, "%s.%09ldZ", sec, ts.tv_nsec);
+  if (ns)
+    snprintf (buf, 48, "%s.%09ldZ", sec, ts.tv_nsec);
+  else
+    snprintf (buf, 48, "%sZ", sec);
 }
 
 /* Ends the document and saves it as name in dirfd (0600); durable: with
@@ -85,15 +80,15 @@ static int
 write_meta_full (int dirfd, const char *created_at, const char *lower_id, const char *previous,
                  nsfd_error_t *err)
 {
-  char buf[4096], when[48], now[32];
+  char buf[4096], when[48], now[48];
   struct nsfd_jw w;
 
-  now_iso (now);
+  now_iso (now, false);
   /* As before: a createdAt is a timestamp, cut to its size.  A new one has
    * nanoseconds: it tells this layer from another made under the same name
    * (a checkpoint's restore compares it), even one made the same second. */
   if (created_at == NULL)
-    now_iso_ns (when);
+    now_iso (when, true);
   else
     snprintf (when, sizeof (when), "%s", created_at);
   nsfd_jw_init (&w, buf, sizeof (buf), true);
@@ -392,20 +387,17 @@ bool
 nsfd_holder_alive (const struct nsfd_holder *h)
 {
   char boot[64];
-  unsigned long long start;
   if (nsfd_boot_id (boot) < 0 || strcmp (boot, h->boot_id) != 0)
     return false; /* written before the last boot */
   if (h->pid <= 0 || h->pid > INT_MAX)
     return false;
-  if (nsfd_proc_start_time ((pid_t) h->pid, &start) < 0)
-    return false;
-  return start == h->start; /* same pid number, same process */
+  return nsfd_proc_is ((pid_t) h->pid, h->start); /* same pid number, same process */
 }
 
 static int
 write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode, nsfd_error_t *err)
 {
-  char buf[8192], boot[64], when[32];
+  char buf[8192], boot[64], when[48];
   unsigned long long start = 0;
   struct nsfd_jw w;
 
@@ -413,7 +405,7 @@ write_holder (int dir_fd, const char *container_id, pid_t pid, const char *mode,
     return nsfd_make_error (err, errno, "reading the boot id");
   if (nsfd_proc_start_time (pid, &start) < 0)
     return nsfd_make_error (err, ESRCH, "process %d (the container's) is gone", (int) pid);
-  now_iso (when);
+  now_iso (when, false);
   nsfd_jw_init (&w, buf, sizeof (buf), true);
   nsfd_jw_object_begin (&w);
   nsfd_jw_member_string (&w, "container", container_id);

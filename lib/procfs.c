@@ -103,3 +103,10 @@ nsfd_boot_id (char out[64])
   out[strcspn (out, "\n")] = '\0';
   return 0;
 }
+
+bool
+nsfd_proc_is (pid_t pid, unsigned long long start)
+{
+  unsigned long long now;
+  return pid > 0 && nsfd_proc_start_time (pid, &now) == 0 && now == start;
+}

@@ -56,14 +56,6 @@ nsfd_rundir_path (const char *run_dir, const char *id, const char *name, char *b
   return 0;
 }
 
-/* pid is still the process that had start time start. */
-static bool
-same_process (pid_t pid, unsigned long long start)
-{
-  unsigned long long now;
-  return pid > 1 && nsfd_proc_start_time (pid, &now) == 0 && now == start;
-}
-
 /* Someone accepts connections on <id>/socket (id_fd is <id>/). */
 static bool
 socket_listened (int id_fd)
@@ -77,20 +69,18 @@ socket_listened (int id_fd)
   return connect (fd, (struct sockaddr *) &sa, sizeof (sa)) == 0 || errno != ECONNREFUSED;
 }
 
-/* What a start of this id that failed left behind: nothing of it runs. */
+/* What a start of this id that failed left behind, nothing of it running;
+ * rec is its record, NULL when it has none. */
 static bool
-leftover_is_stale (int id_fd, const char *run_dir, const char *id)
+leftover_is_stale (int id_fd, const struct nsfd_record *rec, const char *run_dir, const char *id)
 {
-  struct nsfd_record rec;
-
-  if (nsfd_record_read (id_fd, &rec, NULL) < 0)
+  if (rec == NULL)
     {
       /* Killed before the record was written: a live mounter still listens. */
       if (socket_listened (id_fd))
         return false;
     }
-  else if (rec.container_pid <= 0 || same_process (rec.mounter_pid, rec.mounter_start)
-           || same_process (rec.container_pid, rec.container_start))
+  else if (rec->container_pid <= 0 || nsfd_proc_is (rec->mounter_pid, rec->mounter_start))
     return false;
   nsfd_log (NSFD_LOG_WARNING, id,
             "removing what a failed start of container \"%s\" left in %s/%s (its mounter and init are gone; a "
@@ -104,6 +94,8 @@ nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
   cleanup_close int rfd = -1;
   cleanup_close int ifd = -1;
   cleanup_close int sfd = -1;
+  struct nsfd_record rec;
+  bool has_rec;
   struct stat st;
 
   rfd = open_run_dir (run_dir, true, err);
@@ -114,14 +106,14 @@ nsfd_rundir_create (const char *run_dir, const char *id, nsfd_error_t *err)
     return nsfd_error_wrap (err, "runtime directory \"%s\"", run_dir);
   /* After a start the socket is gone but the record stays while the
    * container runs: the same id under another runtime root must not take it. */
-  {
-    struct nsfd_record rec;
-    if (nsfd_record_read (ifd, &rec, NULL) == 0 && same_process (rec.container_pid, rec.container_start))
-      return nsfd_make_error (err, EEXIST,
-                              "container \"%s\" is running (init pid %d) with its runtime directory %s/%s: "
-                              "another runtime root uses the same id", id, (int) rec.container_pid, run_dir, id);
-  }
-  if (fstatat (ifd, NSFD_RUNDIR_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0 && leftover_is_stale (ifd, run_dir, id))
+  has_rec = nsfd_record_read (ifd, &rec, NULL) == 0;
+  if (has_rec && nsfd_proc_is (rec.container_pid, rec.container_start))
+    return nsfd_make_error (err, EEXIST,
+                            "container \"%s\" is already running (init pid %d, runtime directory %s/%s) under "
+                            "another runtime root: give this container another id, or delete that one first",
+                            id, (int) rec.container_pid, run_dir, id);
+  if (fstatat (ifd, NSFD_RUNDIR_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0
+      && leftover_is_stale (ifd, has_rec ? &rec : NULL, run_dir, id))
     {
       nsfd_closep (&ifd);
       if (nsfd_rm_rf_at (rfd, id, err) < 0)

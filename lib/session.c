@@ -192,7 +192,6 @@ static void
 stop_mounter (const struct nsfd_session *s, const struct nsfd_record *rec)
 {
   cleanup_close int pidfd = -1;
-  unsigned long long start;
   struct pollfd p;
 
   if (rec->mounter_pid <= 1)
@@ -200,7 +199,7 @@ stop_mounter (const struct nsfd_session *s, const struct nsfd_record *rec)
   pidfd = (int) syscall (SYS_pidfd_open, rec->mounter_pid, 0);
   /* The start time is checked after the pidfd is taken: then the pidfd
    * names the recorded process, not a successor with its pid. */
-  if (pidfd < 0 || nsfd_proc_start_time (rec->mounter_pid, &start) < 0 || start != rec->mounter_start)
+  if (pidfd < 0 || !nsfd_proc_is (rec->mounter_pid, rec->mounter_start))
     return;
   report (s, NSFD_LOG_INFO, "stopping mounter %d that is still waiting", (int) rec->mounter_pid);
   if (syscall (SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)

@@ -199,7 +199,8 @@ read_state (const char *runtime, const struct nsfd_runtime_args *a, bool errors,
       *status = -1;
       len = 0;
       nsfd_log (NSFD_LOG_WARNING, a->id, "\"%s state %s\" did not answer within %d ms; it was killed and its "
-                "answer taken as unknown", runtime, a->id, STATE_TIMEOUT_MS);
+                "answer taken as unknown (run it by hand to see why it hangs: its --root on a stuck filesystem, "
+                "a lock held by another call)", runtime, a->id, STATE_TIMEOUT_MS);
     }
   buf[len] = '\0';
   return len;

@@ -274,31 +274,35 @@ lt_tree_state () {
 	grep -q '^checkpoint  none taken$' <<<"$output"
 }
 
+# _info_state LAYER JSON LINE...: `layer info --json` gives [generation, checkpointMark]
+# as JSON, and the text form has every LINE (a grep pattern).
+_info_state () {
+	local layer=$1 want=$2 line
+	shift 2
+	run --separate-stderr "$NSFD_CLI_BIN" layer info "$layer" --json
+	[ "$status" -eq 0 ] || return 1
+	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = "$want" ] || { echo "json: $output"; return 1; }
+	run "$NSFD_CLI_BIN" layer info "$layer"
+	for line in "$@"; do
+		grep -q "$line" <<<"$output" || { echo "text lacks $line: $output"; return 1; }
+	done
+}
+
 @test "info: the generation and the checkpoint mark, current or used since" {
 	lt_setup
 	echo 7 >"$L/generation"
 	setfattr -n trusted.nsfdsuds.checkpoint -v 7 "$L"
-	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
-	[ "$status" -eq 0 ]
-	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[7,{"generation":7,"current":true}]' ]
-	run "$NSFD_CLI_BIN" layer info "$L"
-	grep -q '^generation  7 ' <<<"$output"
-	grep -q '^checkpoint  taken at generation 7: the layer is as it was then' <<<"$output"
+	_info_state "$L" '[7,{"generation":7,"current":true}]' \
+		'^generation  7 ' '^checkpoint  taken at generation 7: the layer is as it was then'
 	# A container started on it since: a restore of that checkpoint would be refused.
 	echo 8 >"$L/generation"
-	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
-	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[8,{"generation":7,"current":false}]' ]
-	run "$NSFD_CLI_BIN" layer info "$L"
-	grep -q '^checkpoint  taken at generation 7; the layer has been used since: a restore of that checkpoint is refused$' <<<"$output"
+	_info_state "$L" '[8,{"generation":7,"current":false}]' \
+		'^checkpoint  taken at generation 7; the layer has been used since: a restore of that checkpoint is refused$'
 	# Not ours: said so, not misread.
 	setfattr -n trusted.nsfdsuds.checkpoint -v 'x7' "$L"
 	echo junk >"$L/generation"
-	run --separate-stderr "$NSFD_CLI_BIN" layer info "$L" --json
-	[ "$status" -eq 0 ]
-	[ "$(jq -c '[.generation, .checkpointMark]' <<<"$output")" = '[null,{"generation":null,"current":false}]' ]
-	run "$NSFD_CLI_BIN" layer info "$L"
-	grep -q '^generation  unreadable' <<<"$output"
-	grep -q '^checkpoint  mark present, its value is not a generation$' <<<"$output"
+	_info_state "$L" '[null,{"generation":null,"current":false}]' \
+		'^generation  unreadable' '^checkpoint  mark present, its value is not a generation$'
 }
 
 @test "a layer in use: info says live, diff, export and check work and say so" {

@@ -301,7 +301,7 @@ _exclusive () {
 	nsfd_wrapper_bare --root "$root2" create --bundle "$b2" --pid-file "$NSFD_W_DIR/second.pid" "$id"
 	echo "second create: status $status: $output"
 	[ "$status" -ne 0 ]
-	[[ $nsfd_stderr == *"container \"$id\" is running (init pid $(cat "$NSFD_W_DIR/$id.pid"))"* ]]
+	[[ $nsfd_stderr == *"container \"$id\" is already running (init pid $(cat "$NSFD_W_DIR/$id.pid"),"*"give this container another id"* ]]
 	# Nothing of the second: its volume untouched, the first's directory as it was.
 	[ ! -e "$vol2/.nsfdsuds" ]
 	cmp "$rec" "$NSFD_W_DIR/record.before"

@@ -40,6 +40,10 @@ main (void)
   CHECK (nsfd_proc_start_time (getpid (), &again) == 0 && again == self, "the same when read again");
   CHECK (nsfd_proc_start_time (0x3ffffff, &again) < 0 && errno == ENOENT, "a missing pid: ENOENT");
   CHECK (nsfd_proc_start_time (0, &again) < 0 && nsfd_proc_start_time (-1, &again) < 0, "pid 0 and -1 fail");
+  CHECK (nsfd_proc_is (getpid (), self), "nsfd_proc_is: ourselves, with our start time");
+  CHECK (!nsfd_proc_is (getpid (), self + 1), "  not with another start time (a pid reused)");
+  CHECK (!nsfd_proc_is (0x3ffffff, self) && !nsfd_proc_is (0, 0) && !nsfd_proc_is (-1, 0),
+         "  not a missing pid, 0 or -1");
   CHECK (nsfd_proc_parent (getpid (), &parent) == 0 && parent == getppid (), "own parent is getppid () (%d)",
          (int) parent);
   CHECK (nsfd_proc_parent (0x3ffffff, &parent) < 0 && errno == ENOENT, "parent of a missing pid: ENOENT");
@@ -60,6 +64,7 @@ main (void)
     kill (child, SIGKILL);
   r = wait_zombie (child);
   CHECK (r < 0 && errno == ESRCH, "a zombie's start time fails with ESRCH (%d)", r);
+  CHECK (!nsfd_proc_is (child, child_start), "nsfd_proc_is: not a zombie, even with its start time");
   CHECK (nsfd_proc_parent (child, &parent) == 0 && parent == getpid (), "a zombie still has its parent");
   CHECK (tu_wait (child) >= 0 && tu_no_children (), "child reaped");
   CHECK (nsfd_proc_start_time (child, &again) < 0, "a reaped child has no start time");

@@ -225,7 +225,7 @@ test_leftovers (const char *run)
     nsfd_error_free (&err);
     fd2 = nsfd_rundir_create (run, "I-run", &err);
     CHECK (fd2 < 0 && err && err->status == EEXIST, "the same id again while it runs: EEXIST");
-    CHECK_STR_CONTAINS (nsfd_error_text (err), "is running (init pid", "  message: %s", nsfd_error_text (err));
+    CHECK_STR_CONTAINS (nsfd_error_text (err), "is already running (init pid", "  message: %s", nsfd_error_text (err));
     nsfd_error_free (&err);
     if (fd2 >= 0)
       close (fd2);
